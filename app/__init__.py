@@ -1,0 +1,1 @@
+"""Heard: hear from children, young people and parents, safely."""

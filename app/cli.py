@@ -1,0 +1,112 @@
+"""The `heard` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from app.config import ROOT, get_settings
+from app.db import make_engine, session_factory, utcnow
+from app.models import Role
+
+cli = typer.Typer(help="Heard: hear from children, young people and parents, safely.", no_args_is_help=True)
+db_cli = typer.Typer(help="The database.", no_args_is_help=True)
+jobs_cli = typer.Typer(help="Background jobs.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(jobs_cli, name="jobs")
+
+
+def upgrade_database(url: str | None = None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["skip_logging"] = True
+    if url:
+        config.attributes["url"] = url
+    command.upgrade(config, "head")
+
+
+@cli.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: bool = False) -> None:
+    """Start the web server."""
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:build",
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        proxy_headers=True,
+        log_config=None,
+    )
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Run every migration that has not run yet."""
+    upgrade_database()
+    typer.echo("Database is up to date.")
+
+
+@cli.command()
+def demo() -> None:
+    """Load the demo programme (running it again changes nothing)."""
+    from app.services import demo as demo_service
+
+    settings = get_settings()
+    open_session = session_factory(make_engine(settings.database_url))
+    with open_session(True) as session:
+        programme = demo_service.load(session, utcnow())
+        session.commit()
+        typer.echo(f"Demo data ready: {programme.title}")
+
+
+@cli.command("create-staff")
+def create_staff(
+    email: str,
+    role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles."),  # noqa: B008
+    name: str | None = typer.Option(None, "--name"),
+) -> None:
+    """Create or update a staff account; the last line printed is a one-time sign-in link."""
+    from app.services import audit
+    from app.services import staff as staff_service
+
+    settings = get_settings()
+    open_session = session_factory(make_engine(settings.database_url))
+    with open_session(True) as session:
+        member = staff_service.create_or_update(session, email, list(role), display_name=name)
+        url = staff_service.issue_sign_in_link(session, settings, member, utcnow())
+        audit.record(
+            session, None, "staff.created_by_command", record_type="staff_user", record_id=member.id,
+            roles=[r.value for r in role],
+        )
+        session.commit()
+    typer.echo(f"Staff account ready: {member.email} ({', '.join(r.value for r in role)})")
+    typer.echo(f"Sign-in link (works once, for {settings.sign_in_link_minutes} minutes):")
+    typer.echo(url)
+
+
+@jobs_cli.command("run")
+def jobs_run() -> None:
+    """Send the outbox, send reminders and enforce retention. Safe to run twice."""
+    from app.services import jobs
+
+    settings = get_settings()
+    open_session = session_factory(make_engine(settings.database_url))
+    report = jobs.run_all(open_session, settings, utcnow())
+    for line in report.lines():
+        typer.echo(line)
+
+
+def main() -> None:
+    Path("var").mkdir(exist_ok=True)
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Settings, read once from HEARD_* environment variables (and a .env file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+WEAK_SECRETS = {"", "changeme", "change-me", "secret", "development", "heard", "password"}
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEARD_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/heard.db"
+    redis_url: str | None = None
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    timezone: str = "Europe/London"
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "Heard <no-reply@heard.example.org>"
+    mail_dir: Path = Path("var/mail")
+
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+
+    # Who reads messages sent with the contact form.
+    contact_email: str = "team@heard.example.org"
+    organisation_name: str = "Heard demo organisation"
+    # Where "Exit this page" goes: a neutral site that gives nothing away.
+    exit_url: str = "https://www.bbc.co.uk/weather"
+
+    # How long a staff member may be idle before their session ends (WCAG 2.2.1 warns first).
+    staff_idle_minutes: int = 30
+    participant_device_days: int = 90
+    sign_in_link_minutes: int = 15
+    parent_consent_under: int = 13
+
+    # Rate limits, in the `limits` library's notation.
+    join_rate_per_ip: str = "20/minute"
+    join_rate_per_code: str = "60/minute"
+    sign_in_rate_per_ip: str = "10/minute"
+    form_rate_per_ip: str = "30/minute"
+
+    @model_validator(mode="after")
+    def _secret_key(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key.lower() in WEAK_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "HEARD_SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters in production "
+                    "(try: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                )
+        elif not self.secret_key:
+            self.secret_key = _development_secret()
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def session_cookie_name(self) -> str:
+        # The __Host- prefix needs Secure, which needs HTTPS: production only.
+        return "__Host-heard" if self.is_production else "heard_session"
+
+    @property
+    def device_cookie_name(self) -> str:
+        return "__Host-heard_device" if self.is_production else "heard_device"
+
+
+def _development_secret() -> str:
+    """A per-checkout secret kept in var/ so development sessions survive a restart."""
+    path = ROOT / "var" / "dev-secret"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+    except OSError:
+        return secrets.token_urlsafe(48)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,114 @@
+"""Dependencies as Annotated aliases: the database session, the clock, who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+from starlette.datastructures import FormData
+
+from app.config import Settings
+from app.db import unit_of_work, utcnow
+from app.permissions import (
+    ADMIN,
+    ANY_STAFF,
+    DEVELOPMENT_ONLY,
+    PARTICIPANT,
+    PUBLIC,
+    NeedsSignIn,
+    Policy,
+)
+from app.security import browser_token
+from app.services import identity as identity_service
+from app.services.identity import Identity
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_now() -> datetime:
+    """The clock. Tests override this to travel in time."""
+    return utcnow()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    write = request.method not in {"GET", "HEAD", "OPTIONS"}
+    yield from unit_of_work(request.app.state.open_session, write=write)
+
+
+async def get_form_data(request: Request) -> FormData:
+    """The posted form (already parsed once by the CSRF check: Starlette caches it)."""
+    return await request.form()
+
+
+FormDataDep = Annotated[FormData, Depends(get_form_data)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+NowDep = Annotated[datetime, Depends(get_now)]
+# scope="function": the commit happens before the response is sent, so a redirect never
+# races ahead of the data it points at.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def session_lifetime(settings: Settings, identity: Identity) -> timedelta:
+    if identity.staff is not None:
+        return timedelta(minutes=settings.staff_idle_minutes)
+    return timedelta(days=settings.participant_device_days)
+
+
+def get_identity(request: Request, session: SessionDep, now: NowDep) -> Identity:
+    identity = identity_service.load_identity(session, browser_token(request), now)
+    web_session = identity.web_session
+    if web_session is not None and identity_service.needs_touch(web_session, now):
+        # A short write of its own, so reading a page never holds a write lock.
+        settings: Settings = request.app.state.settings
+        with request.app.state.open_session(True) as writer:
+            identity_service.touch(
+                writer, web_session.id, now, session_lifetime(settings, identity)
+            )
+            writer.commit()
+    request.state.identity = identity
+    return identity
+
+
+CurrentIdentity = Annotated[Identity, Depends(get_identity)]
+
+
+def allow(policy: Policy) -> Any:
+    """Declare a route's policy: `dependencies=[allow(ADMIN)]` or as a parameter's Depends."""
+
+    def check(request: Request, identity: CurrentIdentity) -> Identity:
+        if policy is DEVELOPMENT_ONLY and request.app.state.settings.env != "development":
+            raise HTTPException(status_code=404)
+        if policy.check(identity):
+            return identity
+        if identity.staff is None and identity.participant is None and policy.who:
+            raise NeedsSignIn(policy.who)
+        raise HTTPException(status_code=403)
+
+    check.policy = policy  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def policy_of(route: APIRoute) -> Policy | None:
+    """The policy a route declared (found anywhere in its dependency tree)."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        policy = getattr(dependant.call, "policy", None)
+        if isinstance(policy, Policy):
+            return policy
+        pending.extend(dependant.dependencies)
+    return None
+
+
+# Each route takes one of these (or `dependencies=[allow(POLICY)]`): its declared policy.
+Anyone = Annotated[Identity, allow(PUBLIC)]
+SignedInParticipant = Annotated[Identity, allow(PARTICIPANT)]
+AnyStaff = Annotated[Identity, allow(ANY_STAFF)]
+Admin = Annotated[Identity, allow(ADMIN)]
+DevelopmentOnly = Annotated[Identity, allow(DEVELOPMENT_ONLY)]

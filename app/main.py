@@ -1,0 +1,145 @@
+"""The app factory: settings, database, middleware, routers, templates, static files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings, get_settings
+from app.db import make_engine, session_factory
+from app.log import configure_logging
+from app.permissions import NeedsSignIn
+from app.ratelimit import RateLimits
+from app.routers import contact, dev, health, join, pages, staff_auth
+from app.security import SecurityMiddleware, csrf_protect
+from app.templating import APP_DIR, render
+
+log = logging.getLogger("heard")
+
+ERROR_PAGES = {
+    400: "errors/400.html",
+    403: "errors/403.html",
+    404: "errors/404.html",
+    405: "errors/404.html",
+    429: "errors/429.html",
+}
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if app.state.run_outbox:
+            task = asyncio.create_task(_outbox_loop(app))
+        yield
+        if task:
+            task.cancel()
+
+    app = FastAPI(
+        title="Heard",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.open_session = session_factory(engine)
+    app.state.rate_limits = RateLimits(settings.redis_url)
+    app.state.run_outbox = False
+
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.mount("/static", StaticFiles(directory=APP_DIR / "static"), name="static")
+    for module in (health, pages, contact, join, staff_auth, dev):
+        app.include_router(module.router)
+    _error_handlers(app)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path in {"/healthz", "/readyz"}:
+            return JSONResponse({"status": "error"}, status_code=exc.status_code)
+        template = ERROR_PAGES.get(exc.status_code, "errors/400.html")
+        headers = {"Retry-After": "60"} if exc.status_code == 429 else None
+        response = render(request, template, status_code=exc.status_code)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        # Wrong types in a URL or query (e.g. /dev/mail/abc): a kind "not found", never a 500.
+        return render(request, "errors/404.html", status_code=404)
+
+    @app.exception_handler(NeedsSignIn)
+    async def needs_sign_in(request: Request, exc: NeedsSignIn) -> Response:
+        where = "/staff/sign-in" if exc.who == "staff" else "/me/sign-in"
+        return RedirectResponse(where, status_code=303)
+
+
+
+class CatchAllMiddleware:
+    """Inside the security middleware, so even the 500 page gets every security header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error")
+            if started:
+                raise
+            response = render(Request(scope), "errors/500.html", status_code=500)
+            await response(scope, receive, send)
+
+
+async def _outbox_loop(app: FastAPI, every: float = 5.0) -> None:
+    """`make run` sends mail in the background; production runs `heard jobs run` on a timer."""
+    from app.db import utcnow
+    from app.services import outbox
+
+    while True:
+        try:
+            await outbox.send_due(app.state.open_session, app.state.settings, utcnow())
+        except Exception:  # noqa: BLE001 - keep the loop alive; the job retries
+            log.exception("outbox loop failed")
+        await asyncio.sleep(every)
+
+
+def build() -> Any:
+    """Entry point for `uvicorn --factory app.main:build`."""
+    configure_logging()
+    app = create_app()
+    app.state.run_outbox = app.state.settings.env == "development"
+    return app

@@ -1,0 +1,45 @@
+"""Every email Heard sends is first a row here, written with whatever caused it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Column, Text
+from sqlmodel import Field, SQLModel
+
+from app.models.base import created_at_field, when_field
+from app.personal_data import PersonalData
+
+
+class OutboxEmail(SQLModel, table=True):
+    __tablename__ = "outbox_email"
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=200)
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    # [{"filename": ..., "content_type": ..., "content_b64": ...}]
+    attachments: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # A key that makes "send this once" true even if the job that queues it runs twice.
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    participant_id: int | None = Field(
+        default=None, foreign_key="participant.id", index=True, ondelete="SET NULL"
+    )
+    created_at: datetime = created_at_field()
+    status: str = Field(default="pending", max_length=20, index=True)  # pending, sending, sent, failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = when_field(index=True)
+    sent_at: datetime | None = when_field()
+    last_error: str | None = Field(default=None, max_length=500)
+
+    personal_data: ClassVar[PersonalData] = PersonalData(
+        subject="participant",
+        link="participant_id",
+        fields=("to_address", "subject", "body_text"),
+        purpose="To send you the emails you asked for.",
+        retention=timedelta(days=30),
+        export=False,
+    )

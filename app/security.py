@@ -1,0 +1,194 @@
+"""The security baseline every response goes through.
+
+- a browser token cookie (random, HttpOnly, SameSite=Lax; `__Host-` and Secure in production)
+  that names the server-side session and binds the CSRF token;
+- the CSRF check on every state-changing request (token in the form or the X-CSRF-Token
+  header, and no cross-site requests at all);
+- security headers, and `Cache-Control: no-store` on anything personal;
+- a request id for the logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+from app.log import request_id_var
+
+log = logging.getLogger("heard.request")
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+TOKEN_BYTES = 32
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def browser_token(request: Request) -> str:
+    return str(request.state.browser_token)
+
+
+def csrf_token(request: Request) -> str:
+    """The synchronizer token: bound to this browser's cookie, so a new sign-in renews it."""
+    key = request.app.state.settings.secret_key.encode()
+    return hmac.new(key, b"csrf|" + browser_token(request).encode(), "sha256").hexdigest()
+
+
+def replace_browser_token(request: Request, *, max_age: int | None) -> str:
+    """Issue a new cookie value (sign-in and sign-out): the old session id is never reused."""
+    token = new_token()
+    request.state.browser_token = token
+    request.state.cookie_to_set = (token, max_age)
+    return token
+
+
+async def csrf_protect(request: Request) -> None:
+    """A global dependency: refuses cross-site and token-less state-changing requests."""
+    if request.method in SAFE_METHODS:
+        return
+    if request.headers.get("Sec-Fetch-Site") == "cross-site" or not _same_origin(request):
+        raise HTTPException(status_code=403, detail="cross-site request")
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, csrf_token(request)):
+        raise HTTPException(status_code=403, detail="csrf token missing or wrong")
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin is None
+    parts = urlsplit(origin)
+    host = request.headers.get("host", "")
+    allowed = {host, urlsplit(request.app.state.settings.base_url).netloc}
+    return parts.netloc in allowed
+
+
+class SecurityMiddleware:
+    """Pure ASGI, so streaming and background tasks keep working."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        reset = request_id_var.set(request_id)
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        cookie = _read_cookie(scope, self.settings.session_cookie_name)
+        state["browser_token"] = cookie or new_token()
+        state["cookie_to_set"] = None if cookie else (state["browser_token"], None)
+        state["request_id"] = request_id
+        state["personal"] = False
+        status_holder: dict[str, int] = {}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = MutableHeaders(scope=message)
+                self._security_headers(headers, scope)
+                pending = state.get("cookie_to_set")
+                if pending is not None:
+                    headers.append("Set-Cookie", self._cookie(*pending))
+                headers["X-Request-Id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            path = scope.get("path", "")
+            if not path.startswith("/static/"):
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": _route_template(scope),
+                        "status": status_holder.get("status", 500),
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
+            request_id_var.reset(reset)
+
+    def _security_headers(self, headers: MutableHeaders, scope: Scope) -> None:
+        headers["Content-Security-Policy"] = CSP
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=(), interest-cohort=()"
+        if self.settings.is_production:
+            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        path: str = scope.get("path", "")
+        if not path.startswith("/static/"):
+            # Pages may hold a form token or personal data: never store them anywhere.
+            headers["Cache-Control"] = "no-store"
+            vary = headers.get("Vary")
+            headers["Vary"] = f"{vary}, HX-Request" if vary else "HX-Request"
+
+    def _cookie(self, value: str, max_age: int | None) -> str:
+        cookie: SimpleCookie = SimpleCookie()
+        name = self.settings.session_cookie_name
+        cookie[name] = value
+        morsel = cookie[name]
+        morsel["path"] = "/"
+        morsel["httponly"] = True
+        morsel["samesite"] = "Lax"
+        if self.settings.is_production:
+            morsel["secure"] = True
+        if max_age is not None:
+            morsel["max-age"] = max_age
+        return morsel.OutputString()
+
+
+def _read_cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a garbled cookie header is treated as none
+                return None
+            if name in jar:
+                token = jar[name].value
+                if 20 <= len(token) <= 100 and token.replace("-", "").replace("_", "").isalnum():
+                    return token
+    return None
+
+
+def _route_template(scope: Scope) -> Any:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "(unmatched)"

@@ -1,0 +1,127 @@
+"""Demo data: a national review of children's social care, written for Heard.
+
+Loading it twice changes nothing: every row is found by its slug first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from app.models import (
+    Call,
+    CallKind,
+    Phase,
+    Programme,
+    ProgrammeUpdate,
+    Question,
+    Role,
+    Workshop,
+    WorkshopMode,
+    WorkshopStatus,
+)
+from app.services import staff as staff_service
+
+PROGRAMME_SLUG = "care-review"
+DEMO_ADMIN = "admin@heard.example.org"
+
+
+def load(session: Session, now: datetime) -> Programme:
+    programme = session.exec(select(Programme).where(Programme.slug == PROGRAMME_SLUG)).first()
+    if programme is not None:
+        return programme
+    programme = Programme(
+        slug=PROGRAMME_SLUG,
+        title="Listening review of children's social care",
+        summary=(
+            "An independent review of how children's social care works in England. "
+            "We want to hear from children and young people who have had a social worker "
+            "or lived in care, from parents and carers, and from the people who work with them. "
+            "What you tell us will shape what we ask the government to change."
+        ),
+        created_at=now,
+    )
+    session.add(programme)
+    session.flush()
+    assert programme.id is not None
+    pid = programme.id
+    phases = [
+        ("Discover", "We listen first: what works, what doesn't, and what it feels like.", -60, 30),
+        ("Develop", "We test ideas for change with the people they would affect.", 30, 120),
+        ("Deliver", "We write our recommendations and show how what you said changed them.", 120, 200),
+    ]
+    for position, (name, summary, start, end) in enumerate(phases, start=1):
+        session.add(
+            Phase(
+                programme_id=pid,
+                position=position,
+                name=name,
+                summary=summary,
+                starts_at=now + timedelta(days=start),
+                ends_at=now + timedelta(days=end),
+            )
+        )
+    session.add(
+        ProgrammeUpdate(
+            programme_id=pid,
+            published_at=now - timedelta(days=7),
+            you_said="Too many of you said you had to tell your story again every time your social worker changed.",
+            we_did="We have made keeping the same trusted adult one of the five questions in our call for ideas.",
+        )
+    )
+    call = Call(
+        programme_id=pid,
+        slug="call-for-ideas",
+        kind=CallKind.IDEAS,
+        title="Call for ideas: what should change?",
+        summary=(
+            "Tell us your ideas for making children's social care better. "
+            "You can answer one question or all of them."
+        ),
+        opens_at=now - timedelta(days=10),
+        closes_at=(now + timedelta(days=32)).replace(hour=23, minute=59, second=0, microsecond=0),
+    )
+    session.add(call)
+    session.flush()
+    questions = [
+        ("What helped you most when things were hard?", "It could be a person, a place or something that happened."),
+        ("If you could change one thing about how social workers work with children, what would it be?", None),
+        ("How could children in care keep the same trusted adult for longer?", None),
+        ("What should happen when a young person leaves care at 18?", "Think about money, a home, and someone to call."),
+        ("Is there anything else you want the review to know?", None),
+    ]
+    for number, (text, hint) in enumerate(questions, start=1):
+        session.add(Question(call_id=call.id, number=number, text=text, hint=hint))
+    starts = (now + timedelta(days=12)).replace(hour=16, minute=30, second=0, microsecond=0)
+    session.add(
+        Workshop(
+            programme_id=pid,
+            slug="having-your-say-13-17",
+            title="Having your say: a workshop for 13 to 17 year olds",
+            description=(
+                "Two hours with other young people who have had a social worker. "
+                "We will talk in small groups about what should change. "
+                "Two of the group leaders are care-experienced young people themselves. "
+                "There will be food, and we pay for your travel."
+            ),
+            audience="young_people",
+            age_range="13 to 17",
+            mode=WorkshopMode.BOTH,
+            place="The Hive community centre, Leeds (step-free, with a quiet room)",
+            access_info="Step-free entrance. Quiet room. Tell us about anything else you need.",
+            online_link="https://video.heard.example.org/having-your-say",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2),
+            capacity=30,
+            reserved_places=4,
+            sign_up_opens_at=now - timedelta(days=3),
+            sign_up_closes_at=starts - timedelta(days=1),
+            status=WorkshopStatus.PUBLISHED,
+            join_code="HRT7KM",
+            created_at=now,
+        )
+    )
+    staff_service.create_or_update(session, DEMO_ADMIN, [Role.ADMIN], display_name="Demo admin")
+    session.flush()
+    return programme

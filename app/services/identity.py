@@ -1,0 +1,157 @@
+"""Who is asking: server-side web sessions and one-time sign-in links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, delete, select
+
+from app.models import Participant, Role, SignInToken, StaffRole, StaffUser, WebSession
+from app.security import new_token, token_hash
+
+# Touch last_seen_at at most this often, so reading pages doesn't write on every request.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass
+class Identity:
+    web_session: WebSession | None = None
+    staff: StaffUser | None = None
+    roles: set[tuple[Role, int | None]] = field(default_factory=set)
+    participant: Participant | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.staff is not None
+
+    @property
+    def is_participant(self) -> bool:
+        return self.participant is not None
+
+    def has_role(self, role: Role, programme_id: int | None = None) -> bool:
+        """Held everywhere, or (when a programme is given) in that programme."""
+        if self.staff is None:
+            return False
+        return (role, None) in self.roles or (
+            programme_id is not None and (role, programme_id) in self.roles
+        )
+
+    def has_any_role(self, *roles: Role) -> bool:
+        return any(held == role for held, _ in self.roles for role in roles)
+
+
+ANONYMOUS = Identity()
+
+
+def load_identity(session: Session, token: str, now: datetime) -> Identity:
+    web_session = session.get(WebSession, token_hash(token))
+    if web_session is None:
+        return Identity()
+    if web_session.expires_at <= now:
+        return Identity()
+    identity = Identity(web_session=web_session)
+    if web_session.staff_id is not None:
+        staff = session.get(StaffUser, web_session.staff_id)
+        if staff is None or not staff.active:
+            return Identity()
+        identity.staff = staff
+        rows = session.exec(select(StaffRole).where(StaffRole.staff_id == staff.id)).all()
+        identity.roles = {(Role(r.role), r.programme_id) for r in rows}
+    if web_session.participant_id is not None:
+        identity.participant = session.get(Participant, web_session.participant_id)
+        if identity.participant is None:
+            return Identity()
+    return identity
+
+
+def needs_touch(web_session: WebSession, now: datetime) -> bool:
+    return now - web_session.last_seen_at >= TOUCH_EVERY
+
+
+def touch(session: Session, session_id: str, now: datetime, lifetime: timedelta) -> None:
+    web_session = session.get(WebSession, session_id)
+    if web_session is not None:
+        web_session.last_seen_at = now
+        web_session.expires_at = now + lifetime
+        session.add(web_session)
+
+
+def start_session(
+    session: Session,
+    token: str,
+    now: datetime,
+    lifetime: timedelta,
+    *,
+    staff: StaffUser | None = None,
+    participant: Participant | None = None,
+    old_token: str | None = None,
+) -> WebSession:
+    """A new session row for a new browser token; the old token's session (if any) ends."""
+    if old_token:
+        session.exec(delete(WebSession).where(col(WebSession.id) == token_hash(old_token)))
+    web_session = WebSession(
+        id=token_hash(token),
+        staff_id=staff.id if staff else None,
+        participant_id=participant.id if participant else None,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(web_session)
+    session.flush()
+    return web_session
+
+
+def end_session(session: Session, token: str) -> None:
+    session.exec(delete(WebSession).where(col(WebSession.id) == token_hash(token)))
+
+
+def end_all_sessions(session: Session, *, staff_id: int | None = None, participant_id: int | None = None) -> int:
+    query = delete(WebSession)
+    if staff_id is not None:
+        query = query.where(col(WebSession.staff_id) == staff_id)
+    elif participant_id is not None:
+        query = query.where(col(WebSession.participant_id) == participant_id)
+    else:
+        raise ValueError("say whose sessions to end")
+    result = session.exec(query)
+    return int(result.rowcount or 0)
+
+
+def issue_link_token(
+    session: Session,
+    now: datetime,
+    lifetime: timedelta,
+    purpose: str,
+    *,
+    staff: StaffUser | None = None,
+    participant: Participant | None = None,
+) -> str:
+    """A one-time token (256 random bits); only its hash is stored."""
+    token = new_token()
+    session.add(
+        SignInToken(
+            token_hash=token_hash(token),
+            purpose=purpose,
+            staff_id=staff.id if staff else None,
+            participant_id=participant.id if participant else None,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    session.flush()
+    return token
+
+
+def redeem_link_token(session: Session, token: str, purpose: str, now: datetime) -> SignInToken | None:
+    """Use a link once. Expired, used, unknown and wrong-purpose tokens all give None."""
+    row = session.exec(
+        select(SignInToken).where(SignInToken.token_hash == token_hash(token)).with_for_update()
+    ).first()
+    if row is None or row.purpose != purpose or row.used_at is not None or row.expires_at <= now:
+        return None
+    row.used_at = now
+    session.add(row)
+    session.flush()
+    return row

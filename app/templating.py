@@ -1,0 +1,77 @@
+"""Jinja2 with jinja2-fragments: whole pages, or one block of the same template for HTMX."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app import permissions
+from app.htmx import hx_target, is_htmx
+from app.security import csrf_token
+from app.services.identity import ANONYMOUS
+from app.timefmt import in_words, time_in_words
+
+APP_DIR = Path(__file__).resolve().parent
+templates = Jinja2Blocks(directory=str(APP_DIR / "templates"))
+env = templates.env
+env.trim_blocks = True
+env.lstrip_blocks = True
+
+
+@cache
+def _static_hash(path: str) -> str:
+    try:
+        data = (APP_DIR / "static" / path).read_bytes()
+    except OSError:
+        return "0"
+    return hashlib.sha256(data).hexdigest()[:10]
+
+
+def static_url(path: str) -> str:
+    return f"/static/{path}?v={_static_hash(path)}"
+
+
+env.globals.update(static_url=static_url, **permissions.TEMPLATE_PREDICATES)
+env.filters["when"] = in_words
+env.filters["time"] = time_in_words
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    fragments: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a page; for HTMX, only the block that `fragments` maps its HX-Target to.
+
+    A page is always a whole page first: fragments are blocks of its own template.
+    """
+    context = dict(context or {})
+    settings = request.app.state.settings
+    context.setdefault("identity", getattr(request.state, "identity", ANONYMOUS))
+    context.update(
+        request=request,
+        settings=settings,
+        csrf_token=csrf_token(request),
+        now=context.get("now") or datetime.now(settings.tz),
+    )
+    block = None
+    target = hx_target(request)
+    if is_htmx(request) and fragments and target in fragments:
+        block = fragments[target]
+    if block:
+        response = templates.TemplateResponse(
+            request, name, context, status_code=status_code, block_name=block
+        )
+    else:
+        response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    return response  # type: ignore[no-any-return]
