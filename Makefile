@@ -30,7 +30,7 @@ run: $(BIN)/heard
 	@echo "Emails are written to var/mail/ and listed at http://$(HOST):$(PORT)/dev/mail"
 	@$(BIN)/heard create-staff admin@heard.example.org --role admin --name "Demo admin" | tail -1 | sed 's/^/Staff sign-in link (one use): /'
 	@echo ""
-	$(BIN)/heard serve --host $(HOST) --port $(PORT)
+	HEARD_OUTBOX_INTERVAL_SECONDS=$${HEARD_OUTBOX_INTERVAL_SECONDS:-5} $(BIN)/heard serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.test-installed
 	$(BIN)/python tests/setup_browser.py

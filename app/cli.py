@@ -10,7 +10,9 @@ from app.config import ROOT, get_settings
 from app.db import make_engine, session_factory, utcnow
 from app.models import Role
 
-cli = typer.Typer(help="Heard: hear from children, young people and parents, safely.", no_args_is_help=True)
+cli = typer.Typer(
+    help="Heard: hear from children, young people and parents, safely.", no_args_is_help=True
+)
 db_cli = typer.Typer(help="The database.", no_args_is_help=True)
 jobs_cli = typer.Typer(help="Background jobs.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
@@ -30,7 +32,9 @@ def upgrade_database(url: str | None = None) -> None:
 
 
 @cli.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: bool = False) -> None:
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: bool = False
+) -> None:
     """Start the web server."""
     import uvicorn
 
@@ -69,7 +73,7 @@ def demo() -> None:
 @cli.command("create-staff")
 def create_staff(
     email: str,
-    role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles."),  # noqa: B008
+    role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles."),
     name: str | None = typer.Option(None, "--name"),
 ) -> None:
     """Create or update a staff account; the last line printed is a one-time sign-in link."""
@@ -82,7 +86,11 @@ def create_staff(
         member = staff_service.create_or_update(session, email, list(role), display_name=name)
         url = staff_service.issue_sign_in_link(session, settings, member, utcnow())
         audit.record(
-            session, None, "staff.created_by_command", record_type="staff_user", record_id=member.id,
+            session,
+            None,
+            "staff.created_by_command",
+            record_type="staff_user",
+            record_id=member.id,
             roles=[r.value for r in role],
         )
         session.commit()

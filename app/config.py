@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Heard <no-reply@heard.example.org>"
     mail_dir: Path = Path("var/mail")
+    # How often the web process sends queued email itself (0: never; `heard jobs run` does).
+    outbox_interval_seconds: float = 0
 
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None

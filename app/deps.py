@@ -22,13 +22,14 @@ from app.permissions import (
     NeedsSignIn,
     Policy,
 )
-from app.security import browser_token
+from app.security import browser_token, replace_browser_token
 from app.services import identity as identity_service
 from app.services.identity import Identity
 
 
 def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_now() -> datetime:
@@ -112,3 +113,32 @@ SignedInParticipant = Annotated[Identity, allow(PARTICIPANT)]
 AnyStaff = Annotated[Identity, allow(ANY_STAFF)]
 Admin = Annotated[Identity, allow(ADMIN)]
 DevelopmentOnly = Annotated[Identity, allow(DEVELOPMENT_ONLY)]
+
+
+def sign_in_browser(
+    request: Request,
+    session: Session,
+    now: datetime,
+    *,
+    staff: Any = None,
+    participant: Any = None,
+) -> None:
+    """Start a signed-in session for this browser under a brand-new cookie value.
+
+    Staff cookies last for the browser session and time out when idle; a participant's is a
+    long-lived device cookie ("Sign out on this phone" ends it).
+    """
+    settings: Settings = request.app.state.settings
+    old = browser_token(request)
+    lifetime = session_lifetime(settings, Identity(staff=staff, participant=participant))
+    max_age = None if staff is not None else int(lifetime.total_seconds())
+    new = replace_browser_token(request, max_age=max_age)
+    identity_service.start_session(
+        session, new, now, lifetime, staff=staff, participant=participant, old_token=old
+    )
+
+
+def sign_out_browser(request: Request, session: Session) -> None:
+    """End this browser's session and give it a fresh, signed-out cookie."""
+    identity_service.end_session(session, browser_token(request))
+    replace_browser_token(request, max_age=None)

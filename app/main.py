@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -43,8 +43,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = None
-        if app.state.run_outbox:
-            task = asyncio.create_task(_outbox_loop(app))
+        interval = app.state.settings.outbox_interval_seconds
+        if interval > 0:
+            task = asyncio.create_task(_outbox_loop(app, interval))
         yield
         if task:
             task.cancel()
@@ -61,7 +62,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.open_session = session_factory(engine)
     app.state.rate_limits = RateLimits(settings.redis_url)
-    app.state.run_outbox = False
 
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(SecurityMiddleware, settings=settings)
@@ -95,7 +95,6 @@ def _error_handlers(app: FastAPI) -> None:
         return RedirectResponse(where, status_code=303)
 
 
-
 class CatchAllMiddleware:
     """Inside the security middleware, so even the 500 page gets every security header."""
 
@@ -124,7 +123,7 @@ class CatchAllMiddleware:
             await response(scope, receive, send)
 
 
-async def _outbox_loop(app: FastAPI, every: float = 5.0) -> None:
+async def _outbox_loop(app: FastAPI, every: float) -> None:
     """`make run` sends mail in the background; production runs `heard jobs run` on a timer."""
     from app.db import utcnow
     from app.services import outbox
@@ -132,7 +131,7 @@ async def _outbox_loop(app: FastAPI, every: float = 5.0) -> None:
     while True:
         try:
             await outbox.send_due(app.state.open_session, app.state.settings, utcnow())
-        except Exception:  # noqa: BLE001 - keep the loop alive; the job retries
+        except Exception:
             log.exception("outbox loop failed")
         await asyncio.sleep(every)
 
@@ -140,6 +139,4 @@ async def _outbox_loop(app: FastAPI, every: float = 5.0) -> None:
 def build() -> Any:
     """Entry point for `uvicorn --factory app.main:build`."""
     configure_logging()
-    app = create_app()
-    app.state.run_outbox = app.state.settings.env == "development"
-    return app
+    return create_app()

@@ -44,11 +44,11 @@ def declared_models() -> list[type[SQLModel]]:
     import app.models  # noqa: F401  (imports every model module)
 
     found: list[type[SQLModel]] = []
-    for mapper in SQLModel._sa_registry.mappers:  # type: ignore[attr-defined]
+    for mapper in SQLModel._sa_registry.mappers:
         cls = mapper.class_
         if getattr(cls, "personal_data", None) is not None:
             found.append(cls)
-    return sorted(found, key=lambda c: c.__tablename__)
+    return sorted(found, key=lambda c: str(c.__tablename__))
 
 
 def declaration(model: type[SQLModel]) -> PersonalData | None:

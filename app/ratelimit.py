@@ -16,11 +16,13 @@ from limits.strategies import MovingWindowRateLimiter
 
 class RateLimits:
     def __init__(self, redis_url: str | None, namespace: str = "heard") -> None:
-        self.storage: Storage = (
+        storage = (
             storage_from_string(redis_url, key_prefix=f"{namespace}-limits")
             if redis_url
             else MemoryStorage()
         )
+        assert isinstance(storage, Storage)
+        self.storage: Storage = storage
         self.limiter = MovingWindowRateLimiter(self.storage)
 
     def hit(self, rate: str | RateLimitItem, *keys: str) -> bool:

@@ -149,7 +149,9 @@ class SecurityMiddleware:
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Frame-Options"] = "DENY"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=(), interest-cohort=()"
+        headers["Permissions-Policy"] = (
+            "geolocation=(), camera=(), microphone=(), interest-cohort=()"
+        )
         if self.settings.is_production:
             headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         path: str = scope.get("path", "")
@@ -180,7 +182,7 @@ def _read_cookie(scope: Scope, name: str) -> str | None:
             jar: SimpleCookie = SimpleCookie()
             try:
                 jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a garbled cookie header is treated as none
+            except Exception:
                 return None
             if name in jar:
                 token = jar[name].value

@@ -74,4 +74,5 @@ def render(
         )
     else:
         response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    return response  # type: ignore[no-any-return]
+    assert isinstance(response, HTMLResponse)
+    return response

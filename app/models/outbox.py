@@ -29,7 +29,9 @@ class OutboxEmail(SQLModel, table=True):
         default=None, foreign_key="participant.id", index=True, ondelete="SET NULL"
     )
     created_at: datetime = created_at_field()
-    status: str = Field(default="pending", max_length=20, index=True)  # pending, sending, sent, failed
+    status: str = Field(
+        default="pending", max_length=20, index=True
+    )  # pending, sending, sent, failed
     attempts: int = 0
     next_attempt_at: datetime | None = when_field(index=True)
     sent_at: datetime | None = when_field()

@@ -18,8 +18,12 @@ def mail_list(request: Request, session: SessionDep, _: DevelopmentOnly) -> HTML
 
 
 @router.get("/dev/mail/{email_id}", response_class=HTMLResponse)
-def mail_view(request: Request, email_id: int, session: SessionDep, _: DevelopmentOnly) -> HTMLResponse:
+def mail_view(
+    request: Request, email_id: int, session: SessionDep, _: DevelopmentOnly
+) -> HTMLResponse:
     email = dev_mail.get(session, email_id)
     if email is None:
         raise HTTPException(status_code=404)
-    return render(request, "dev/mail_view.html", {"email": email, "parts": dev_mail.linkify(email.body_text)})
+    return render(
+        request, "dev/mail_view.html", {"email": email, "parts": dev_mail.linkify(email.body_text)}
+    )

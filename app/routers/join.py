@@ -19,14 +19,18 @@ CODE_DIDNT_WORK = "That code didn't work. Check it with your facilitator."
 class CodeForm(FormModel):
     code: str = Field(max_length=40)
 
-    messages = {"code": {"missing": "Enter the code your facilitator gave you", "too_long": CODE_DIDNT_WORK}}
+    messages = {
+        "code": {"missing": "Enter the code your facilitator gave you", "too_long": CODE_DIDNT_WORK}
+    }
 
     @field_validator("code")
     @classmethod
     def _shape(cls, value: str) -> str:
         code = normalise_code(value)
         if len(code) != CODE_LENGTH:
-            raise ValueError(f"Codes have {CODE_LENGTH} letters and numbers. Check it with your facilitator.")
+            raise ValueError(
+                f"Codes have {CODE_LENGTH} letters and numbers. Check it with your facilitator."
+            )
         return code
 
 

@@ -38,7 +38,9 @@ def help_page(request: Request, _: Anyone) -> HTMLResponse:
 
 
 @router.get("/programmes/{slug}", response_class=HTMLResponse)
-def programme(request: Request, slug: str, session: SessionDep, now: NowDep, _: Anyone) -> HTMLResponse:
+def programme(
+    request: Request, slug: str, session: SessionDep, now: NowDep, _: Anyone
+) -> HTMLResponse:
     page = programmes.programme_page(session, slug)
     if page is None:
         raise HTTPException(status_code=404)

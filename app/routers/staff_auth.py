@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import EmailStr, Field
 
-from app.deps import AnyStaff, Anyone, FormDataDep, NowDep, SessionDep, SettingsDep
+from app.deps import (
+    Anyone,
+    AnyStaff,
+    FormDataDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    sign_in_browser,
+    sign_out_browser,
+)
 from app.forms import FormModel, empty_form, parse_form
 from app.htmx import redirect
 from app.ratelimit import client_key
-from app.security import browser_token, replace_browser_token
 from app.services import audit, identity, staff
 from app.templating import render
 
@@ -78,16 +84,7 @@ def use_link(
     member = staff.redeem_sign_in_link(session, token, now) if isinstance(token, str) else None
     if member is None:
         return render(request, "staff/link_expired.html", status_code=400)
-    old = browser_token(request)
-    new = replace_browser_token(request, max_age=None)
-    identity.start_session(
-        session,
-        new,
-        now,
-        timedelta(minutes=settings.staff_idle_minutes),
-        staff=member,
-        old_token=old,
-    )
+    sign_in_browser(request, session, now, staff=member)
     audit.record(
         session,
         identity.Identity(staff=member),
@@ -101,9 +98,14 @@ def use_link(
 
 @router.post("/staff/sign-out", response_class=HTMLResponse)
 def sign_out(request: Request, session: SessionDep, who: AnyStaff) -> Response:
-    audit.record(session, who, "staff.signed_out", record_type="staff_user", record_id=who.staff and who.staff.id)
-    identity.end_session(session, browser_token(request))
-    replace_browser_token(request, max_age=None)
+    audit.record(
+        session,
+        who,
+        "staff.signed_out",
+        record_type="staff_user",
+        record_id=who.staff and who.staff.id,
+    )
+    sign_out_browser(request, session)
     return redirect(request, "/staff/signed-out")
 
 

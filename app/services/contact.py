@@ -90,8 +90,6 @@ def send_message(
     return message
 
 
-
-
 def looks_like_reference(value: str) -> bool:
     return (
         len(value) == 8

@@ -49,7 +49,12 @@ def load(session: Session, now: datetime) -> Programme:
     phases = [
         ("Discover", "We listen first: what works, what doesn't, and what it feels like.", -60, 30),
         ("Develop", "We test ideas for change with the people they would affect.", 30, 120),
-        ("Deliver", "We write our recommendations and show how what you said changed them.", 120, 200),
+        (
+            "Deliver",
+            "We write our recommendations and show how what you said changed them.",
+            120,
+            200,
+        ),
     ]
     for position, (name, summary, start, end) in enumerate(phases, start=1):
         session.add(
@@ -66,8 +71,14 @@ def load(session: Session, now: datetime) -> Programme:
         ProgrammeUpdate(
             programme_id=pid,
             published_at=now - timedelta(days=7),
-            you_said="Too many of you said you had to tell your story again every time your social worker changed.",
-            we_did="We have made keeping the same trusted adult one of the five questions in our call for ideas.",
+            you_said=(
+                "Too many of you said you had to tell your story again "
+                "every time your social worker changed."
+            ),
+            we_did=(
+                "We have made keeping the same trusted adult one of the five questions "
+                "in our call for ideas."
+            ),
         )
     )
     call = Call(
@@ -85,12 +96,23 @@ def load(session: Session, now: datetime) -> Programme:
     session.add(call)
     session.flush()
     questions = [
-        ("What helped you most when things were hard?", "It could be a person, a place or something that happened."),
-        ("If you could change one thing about how social workers work with children, what would it be?", None),
+        (
+            "What helped you most when things were hard?",
+            "It could be a person, a place or something that happened.",
+        ),
+        (
+            "If you could change one thing about how social workers work with children, "
+            "what would it be?",
+            None,
+        ),
         ("How could children in care keep the same trusted adult for longer?", None),
-        ("What should happen when a young person leaves care at 18?", "Think about money, a home, and someone to call."),
+        (
+            "What should happen when a young person leaves care at 18?",
+            "Think about money, a home, and someone to call.",
+        ),
         ("Is there anything else you want the review to know?", None),
     ]
+    assert call.id is not None
     for number, (text, hint) in enumerate(questions, start=1):
         session.add(Question(call_id=call.id, number=number, text=text, hint=hint))
     starts = (now + timedelta(days=12)).replace(hour=16, minute=30, second=0, microsecond=0)

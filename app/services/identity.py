@@ -107,7 +107,9 @@ def end_session(session: Session, token: str) -> None:
     session.exec(delete(WebSession).where(col(WebSession.id) == token_hash(token)))
 
 
-def end_all_sessions(session: Session, *, staff_id: int | None = None, participant_id: int | None = None) -> int:
+def end_all_sessions(
+    session: Session, *, staff_id: int | None = None, participant_id: int | None = None
+) -> int:
     query = delete(WebSession)
     if staff_id is not None:
         query = query.where(col(WebSession.staff_id) == staff_id)
@@ -144,7 +146,9 @@ def issue_link_token(
     return token
 
 
-def redeem_link_token(session: Session, token: str, purpose: str, now: datetime) -> SignInToken | None:
+def redeem_link_token(
+    session: Session, token: str, purpose: str, now: datetime
+) -> SignInToken | None:
     """Use a link once. Expired, used, unknown and wrong-purpose tokens all give None."""
     row = session.exec(
         select(SignInToken).where(SignInToken.token_hash == token_hash(token)).with_for_update()

@@ -33,7 +33,9 @@ class JobReport:
         return [f"{name}: {count}" for name, count in self.counts.items()]
 
 
-def run_all(open_session: Callable[[bool], Session], settings: Settings, now: datetime) -> JobReport:
+def run_all(
+    open_session: Callable[[bool], Session], settings: Settings, now: datetime
+) -> JobReport:
     report = JobReport()
     for name, fn in REGISTERED:
         with open_session(True) as session:

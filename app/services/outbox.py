@@ -129,7 +129,9 @@ def claim_due(session: Session, now: datetime, limit: int = 50) -> list[OutboxEm
         select(OutboxEmail)
         .where(
             col(OutboxEmail.status).in_(["pending", "sending"]),
-            or_(col(OutboxEmail.next_attempt_at).is_(None), col(OutboxEmail.next_attempt_at) <= now),
+            or_(
+                col(OutboxEmail.next_attempt_at).is_(None), col(OutboxEmail.next_attempt_at) <= now
+            ),
         )
         .order_by(col(OutboxEmail.id))
         .limit(limit)
@@ -162,7 +164,7 @@ async def send_due(open_session: object, settings: Settings, now: datetime) -> t
         error: Exception | None = None
         try:
             await deliver(settings, message, email_id)
-        except Exception as exc:  # noqa: BLE001 - any failure is retried later
+        except Exception as exc:
             error = exc
         with open_session(True) as session:  # type: ignore[operator]
             email = session.get(OutboxEmail, email_id)
@@ -182,7 +184,11 @@ async def send_due(open_session: object, settings: Settings, now: datetime) -> t
                 failed += 1
                 log.warning(
                     "email not sent",
-                    extra={"outbox_id": email_id, "attempts": email.attempts, "error_type": email.last_error},
+                    extra={
+                        "outbox_id": email_id,
+                        "attempts": email.attempts,
+                        "error_type": email.last_error,
+                    },
                 )
             session.add(email)
             session.commit()

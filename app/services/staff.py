@@ -38,9 +38,12 @@ def create_or_update(
     held = {
         r.role
         for r in session.exec(
-            select(StaffRole).where(StaffRole.staff_id == staff.id, col(StaffRole.programme_id).is_(None))
+            select(StaffRole).where(
+                StaffRole.staff_id == staff.id, col(StaffRole.programme_id).is_(None)
+            )
         )
     }
+    assert staff.id is not None
     for role in roles:
         if role not in held:
             session.add(StaffRole(staff_id=staff.id, role=role))
@@ -52,7 +55,9 @@ def sign_in_url(settings: Settings, token: str) -> str:
     return f"{settings.base_url.rstrip('/')}/staff/sign-in/link?token={token}"
 
 
-def issue_sign_in_link(session: Session, settings: Settings, staff: StaffUser, now: datetime) -> str:
+def issue_sign_in_link(
+    session: Session, settings: Settings, staff: StaffUser, now: datetime
+) -> str:
     token = identity.issue_link_token(
         session, now, timedelta(minutes=settings.sign_in_link_minutes), STAFF_LINK, staff=staff
     )
@@ -77,7 +82,9 @@ def email_sign_in_link(session: Session, settings: Settings, email: str, now: da
         ),
         now=now,
     )
-    audit.record(session, None, "staff.sign_in_link_sent", record_type="staff_user", record_id=staff.id)
+    audit.record(
+        session, None, "staff.sign_in_link_sent", record_type="staff_user", record_id=staff.id
+    )
 
 
 def redeem_sign_in_link(session: Session, token: str, now: datetime) -> StaffUser | None:
