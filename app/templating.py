@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,28 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_static_hash(path)}"
 
 
-env.globals.update(static_url=static_url, **permissions.TEMPLATE_PREDICATES)
+# The CSRF token of the page being rendered. Macros are imported without the page's context
+# (and an HTMX fragment is one block, without the template's top-level imports), so the
+# form macros read the token from here rather than from the context.
+_csrf_for_render: ContextVar[str] = ContextVar("csrf_for_render", default="")
+
+
+def current_csrf_token() -> str:
+    return _csrf_for_render.get()
+
+
+env.globals.update(
+    static_url=static_url,
+    current_csrf_token=current_csrf_token,
+    **permissions.TEMPLATE_PREDICATES,
+)
 env.filters["when"] = in_words
 env.filters["time"] = time_in_words
+# Every form macro is a global too, so a fragment (one block) can use them without imports.
+_form_macros = env.get_template("macros/forms.html").module
+env.globals.update(
+    {name: getattr(_form_macros, name) for name in dir(_form_macros) if not name.startswith("_")}
+)
 
 
 def render(
@@ -64,6 +84,7 @@ def render(
         csrf_token=csrf_token(request),
         now=context.get("now") or datetime.now(settings.tz),
     )
+    _csrf_for_render.set(context["csrf_token"])
     block = None
     target = hx_target(request)
     if is_htmx(request) and fragments and target in fragments:

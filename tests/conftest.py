@@ -148,10 +148,24 @@ class Client(TestClient):
     """A browser-like client: keeps cookies, and knows the page's CSRF token."""
 
     def csrf(self, path: str = "/") -> str:
+        """The token a browser would send: the hidden field of the page's forms."""
         page = self.get(path)
-        found = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-        assert found, f"no CSRF token on {path}"
+        found = re.search(r'name="csrf_token" value="([^"]*)"', page.text) or re.search(
+            r'name="csrf-token" content="([^"]*)"', page.text
+        )
+        assert found and found.group(1), f"no CSRF token on {path}"
         return found.group(1)
+
+    def submit_raw(self, path: str, data: dict[str, str], *, page: str | None = None):  # type: ignore[no-untyped-def]
+        """POST exactly these bytes, even ones a browser would refuse to encode (lone surrogates)."""
+        from urllib.parse import urlencode
+
+        form = dict(data)
+        form.setdefault("csrf_token", self.csrf(page or path))
+        body = urlencode(form, encoding="utf-8", errors="surrogatepass")
+        return self.post(
+            path, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
 
     def submit(
         self,
