@@ -157,7 +157,7 @@ class Client(TestClient):
         return found.group(1)
 
     def submit_raw(self, path: str, data: dict[str, str], *, page: str | None = None):  # type: ignore[no-untyped-def]
-        """POST exactly these bytes, even ones a browser would refuse to encode (lone surrogates)."""
+        """POST exactly these bytes, even ones a browser would not encode (lone surrogates)."""
         from urllib.parse import urlencode
 
         form = dict(data)

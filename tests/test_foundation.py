@@ -317,7 +317,7 @@ def test_rate_limits_are_shared_between_processes_through_redis():
         first = RateLimits(REDIS_URL, namespace=namespace)
         second = RateLimits(REDIS_URL, namespace=namespace)
         first.reset()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         require("Redis", f"it could not be reached ({type(exc).__name__})")
     assert first.hit("3/minute", "join", "k")
     assert second.hit("3/minute", "join", "k")
