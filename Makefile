@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in emails and the printed sign-in link point at the server `make run` starts.
+export HEARD_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint format install install-test demo clean bench
 
