@@ -102,7 +102,7 @@ def create_staff(
 @jobs_cli.command("run")
 def jobs_run() -> None:
     """Send the outbox, send reminders and enforce retention. Safe to run twice."""
-    from app.services import jobs
+    from app.services import jobs, retention, signups  # noqa: F401  (they register jobs)
 
     settings = get_settings()
     open_session = session_factory(make_engine(settings.database_url))

@@ -51,11 +51,19 @@ class Settings(BaseSettings):
     participant_device_days: int = 90
     sign_in_link_minutes: int = 15
     parent_consent_under: int = 13
+    # A participant with no activity for this long is erased by `heard jobs run`.
+    participant_inactive_days: int = 730
+    # How long an emailed staff invitation link works (an invitee may not look at once).
+    staff_invite_days: int = 3
 
     # Rate limits, in the `limits` library's notation.
     join_rate_per_ip: str = "20/minute"
     join_rate_per_code: str = "60/minute"
     sign_in_rate_per_ip: str = "10/minute"
+
+    # Workshops: a join code works from this long before the start until this long after the end.
+    join_code_opens_minutes_before: int = 30
+    join_code_closes_minutes_after: int = 60
     form_rate_per_ip: str = "30/minute"
 
     @model_validator(mode="after")

@@ -17,6 +17,8 @@ from app.permissions import (
     ADMIN,
     ANY_STAFF,
     DEVELOPMENT_ONLY,
+    FACILITATOR,
+    MANAGE_STAFF,
     PARTICIPANT,
     PUBLIC,
     NeedsSignIn,
@@ -72,6 +74,8 @@ def get_identity(request: Request, session: SessionDep, now: NowDep) -> Identity
                 writer, web_session.id, now, session_lifetime(settings, identity)
             )
             writer.commit()
+        identity.expires_at = now + session_lifetime(settings, identity)
+        identity.seconds_left = int(session_lifetime(settings, identity).total_seconds())
     request.state.identity = identity
     return identity
 
@@ -112,6 +116,8 @@ Anyone = Annotated[Identity, allow(PUBLIC)]
 SignedInParticipant = Annotated[Identity, allow(PARTICIPANT)]
 AnyStaff = Annotated[Identity, allow(ANY_STAFF)]
 Admin = Annotated[Identity, allow(ADMIN)]
+Facilitator = Annotated[Identity, allow(FACILITATOR)]
+StaffManager = Annotated[Identity, allow(MANAGE_STAFF)]
 DevelopmentOnly = Annotated[Identity, allow(DEVELOPMENT_ONLY)]
 
 

@@ -58,6 +58,8 @@ MODERATOR = Policy("moderator", staff_with(Role.MODERATOR, Role.SAFEGUARDING_LEA
 SAFEGUARDING = Policy("safeguarding", staff_with(Role.SAFEGUARDING_LEAD), who="staff")
 ANALYST = Policy("analyst", staff_with(Role.ADMIN, Role.ANALYST), who="staff")
 REVIEWER = Policy("reviewer", staff_with(Role.ADMIN, Role.REVIEWER), who="staff")
+# The staff admin screen: admins everywhere only (a programme's admin can't grant roles).
+MANAGE_STAFF = Policy("manage_staff", lambda identity: identity.has_role(Role.ADMIN), who="staff")
 # Development helpers (the mail viewer): a 404 anywhere but development, whoever asks.
 DEVELOPMENT_ONLY = Policy("development_only", _anyone)
 
@@ -83,6 +85,22 @@ def can_facilitate(identity: Identity, programme_id: int | None = None) -> bool:
     )
 
 
+def can_change_consent(identity: Identity, participant_id: int | None) -> bool:
+    """Only the person themselves changes their consents (a parent answers by their link)."""
+    return owns(identity, participant_id)
+
+
+def can_run_workshop(identity: Identity, programme_id: int, facilitator_ids: set[int]) -> bool:
+    """A workshop's own staff: admins, and the facilitators assigned to that workshop."""
+    if identity.staff is None:
+        return False
+    if identity.has_role(Role.ADMIN, programme_id):
+        return True
+    return identity.staff.id in facilitator_ids and identity.has_role(
+        Role.FACILITATOR, programme_id
+    )
+
+
 def owns(identity: Identity, participant_id: int | None) -> bool:
     """A participant's own record, and nobody else's (changing an id in a URL gets a 404)."""
     return (
@@ -97,4 +115,5 @@ TEMPLATE_PREDICATES = {
     "can_see_staff_area": can_see_staff_area,
     "can_view_audit_log": can_view_audit_log,
     "can_facilitate": can_facilitate,
+    "can_change_consent": can_change_consent,
 }

@@ -38,6 +38,14 @@ class PersonalData:
     retention: timedelta | None = None
     retention_from: str = "created_at"
     export: bool = True
+    # Only rows that match these column values belong to this subject (e.g. audit entries
+    # whose actor_type is "participant"). A model may declare a tuple of declarations.
+    where: dict[str, Any] = field(default_factory=dict)
+    # A Settings attribute (a number of days) that overrides `retention`, when an
+    # organisation chooses its own period (e.g. participant_inactive_days).
+    retention_setting: str | None = None
+    # What a person reads as the heading of this part of their download.
+    title: str = ""
 
 
 def declared_models() -> list[type[SQLModel]]:
@@ -52,4 +60,15 @@ def declared_models() -> list[type[SQLModel]]:
 
 
 def declaration(model: type[SQLModel]) -> PersonalData | None:
-    return getattr(model, "personal_data", None)
+    found = declarations(model)
+    return found[0] if found else None
+
+
+def declarations(model: type[SQLModel]) -> list[PersonalData]:
+    """Every declaration a model makes (one, or a tuple for tables about several kinds)."""
+    value = getattr(model, "personal_data", None)
+    if value is None:
+        return []
+    if isinstance(value, PersonalData):
+        return [value]
+    return list(value)

@@ -86,8 +86,12 @@ async def csrf_protect(request: Request) -> None:
 
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("Origin")
-    if not origin or origin == "null":
-        return origin is None
+    if origin == "null":
+        # Under Referrer-Policy: no-referrer, browsers send "Origin: null" with every form
+        # POST; Fetch metadata then says whether it came from our own pages.
+        return request.headers.get("Sec-Fetch-Site") == "same-origin"
+    if not origin:
+        return True
     parts = urlsplit(origin)
     host = request.headers.get("host", "")
     allowed = {host, urlsplit(request.app.state.settings.base_url).netloc}

@@ -37,6 +37,7 @@ EXPECTED: dict[str, set[str]] = {
     "participant": PARTICIPANTS,
     "any_staff": STAFF,
     "admin": {"staff:admin"},
+    "manage_staff": {"staff:admin"},
     "facilitator": {"staff:admin", "staff:facilitator"},
     "moderator": {"staff:moderator", "staff:safeguarding_lead"},
     "safeguarding": {"staff:safeguarding_lead"},

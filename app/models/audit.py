@@ -27,14 +27,29 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
     # Audit entries outlive people: erasure keeps the entry but removes who it was.
-    personal_data: ClassVar[PersonalData] = PersonalData(
-        subject="staff",
-        link="actor_id",
-        fields=("actor_label",),
-        purpose="To show who did what, so staff actions can be checked.",
-        erase="anonymise",
-        replacements={"actor_label": None, "actor_id": None},
-        retention=timedelta(days=365 * 2),
-        retention_from="at",
-        export=False,
+    personal_data: ClassVar[tuple[PersonalData, ...]] = (
+        PersonalData(
+            subject="staff",
+            link="actor_id",
+            fields=("actor_label",),
+            purpose="To show who did what, so staff actions can be checked.",
+            erase="anonymise",
+            replacements={"actor_label": None, "actor_id": None},
+            retention=timedelta(days=365 * 2),
+            retention_from="at",
+            export=False,
+            where={"actor_type": "staff"},
+        ),
+        PersonalData(
+            subject="participant",
+            link="actor_id",
+            fields=("actor_label",),
+            purpose="To show what was done, so it can be checked.",
+            erase="anonymise",
+            replacements={"actor_label": None, "actor_id": None},
+            retention=timedelta(days=365 * 2),
+            retention_from="at",
+            export=False,
+            where={"actor_type": "participant"},
+        ),
     )

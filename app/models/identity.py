@@ -30,13 +30,23 @@ class SignInToken(SQLModel, table=True):
     expires_at: datetime = required_when_field()
     used_at: datetime | None = when_field()
 
-    personal_data: ClassVar[PersonalData] = PersonalData(
-        subject="participant",
-        link="participant_id",
-        fields=("created_at", "used_at"),
-        purpose="To send you a link that signs you in without a password.",
-        retention=timedelta(days=7),
-        export=False,
+    personal_data: ClassVar[tuple[PersonalData, ...]] = (
+        PersonalData(
+            subject="participant",
+            link="participant_id",
+            fields=("created_at", "used_at"),
+            purpose="To send you a link that signs you in without a password.",
+            retention=timedelta(days=7),
+            export=False,
+        ),
+        PersonalData(
+            subject="staff",
+            link="staff_id",
+            fields=("created_at", "used_at"),
+            purpose="To send staff a link that signs them in.",
+            retention=timedelta(days=7),
+            export=False,
+        ),
     )
 
 
@@ -57,12 +67,23 @@ class WebSession(SQLModel, table=True):
     expires_at: datetime = required_when_field(index=True)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
-    personal_data: ClassVar[PersonalData] = PersonalData(
-        subject="participant",
-        link="participant_id",
-        fields=("created_at", "last_seen_at"),
-        purpose="To keep you signed in on this phone.",
-        retention=timedelta(days=90),
-        retention_from="last_seen_at",
-        export=False,
+    personal_data: ClassVar[tuple[PersonalData, ...]] = (
+        PersonalData(
+            subject="participant",
+            link="participant_id",
+            fields=("created_at", "last_seen_at"),
+            purpose="To keep you signed in on this phone.",
+            retention=timedelta(days=90),
+            retention_from="last_seen_at",
+            export=False,
+        ),
+        PersonalData(
+            subject="staff",
+            link="staff_id",
+            fields=("created_at", "last_seen_at"),
+            purpose="To keep staff signed in while they work.",
+            retention=timedelta(days=1),
+            retention_from="last_seen_at",
+            export=False,
+        ),
     )

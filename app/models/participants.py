@@ -69,6 +69,8 @@ class Participant(SQLModel, table=True):
         purpose="To know what to call you and, if you gave one, how to reach you.",
         retention=timedelta(days=365 * 2),
         retention_from="last_active_at",
+        retention_setting="participant_inactive_days",
+        title="About you",
     )
 
 
@@ -117,4 +119,5 @@ class Consent(SQLModel, table=True):
             "withdrawn_at",
         ),
         purpose="To prove what you agreed to, and when, and to stop when you say stop.",
+        title="What you agreed to",
     )

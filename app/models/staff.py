@@ -58,5 +58,13 @@ class StaffRole(SQLModel, table=True):
     programme_id: int | None = Field(default=None, foreign_key="programme.id", ondelete="CASCADE")
     created_at: datetime = created_at_field()
 
+    personal_data: ClassVar[PersonalData] = PersonalData(
+        subject="staff",
+        link="staff_id",
+        fields=("role", "programme_id", "created_at"),
+        purpose="To know what each member of staff may do.",
+        export=False,
+    )
+
 
 STAFF_SIGN_IN_RETENTION = timedelta(days=7)

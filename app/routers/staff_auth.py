@@ -1,9 +1,13 @@
-"""Staff sign-in by emailed one-time link, sign-out, and the staff home page."""
+"""Staff sign-in (single sign-on, or an emailed one-time link), sign-out, staying signed in,
+and the staff home page."""
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import EmailStr, Field
 
 from app.deps import (
@@ -19,7 +23,8 @@ from app.deps import (
 from app.forms import FormModel, empty_form, parse_form
 from app.htmx import redirect
 from app.ratelimit import client_key
-from app.services import audit, identity, staff
+from app.security import browser_token
+from app.services import audit, identity, oidc, staff
 from app.templating import render
 
 router = APIRouter()
@@ -38,8 +43,69 @@ class SignInForm(FormModel):
 
 
 @router.get("/staff/sign-in", response_class=HTMLResponse)
-def sign_in(request: Request, _: Anyone) -> HTMLResponse:
+def sign_in(request: Request, settings: SettingsDep, _: Anyone) -> Response:
+    if settings.oidc_enabled:
+        return start_oidc(request, settings, _)
     return render(request, "staff/sign_in.html", {"form": empty_form(SignInForm)})
+
+
+@router.get("/auth/oidc/start", response_class=HTMLResponse)
+def start_oidc(request: Request, settings: SettingsDep, _: Anyone) -> Response:
+    if not settings.oidc_enabled:
+        return RedirectResponse("/staff/sign-in", status_code=303)
+    try:
+        url, pending = oidc.start(settings)
+    except oidc.SignInFailed:
+        return render(request, "staff/oidc_failed.html", status_code=503)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        oidc.COOKIE,
+        oidc.seal(settings, browser_token(request), pending, time.time()),
+        max_age=oidc.PENDING_SECONDS,
+        path="/auth/oidc",
+        httponly=True,
+        samesite="lax",
+        secure=settings.is_production,
+    )
+    return response
+
+
+@router.get("/auth/oidc/callback", response_class=HTMLResponse)
+def oidc_callback(
+    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, _: Anyone
+) -> Response:
+    """The provider sends the browser back here. A GET that signs in: the state proves
+    this browser started the login (and the cookie is bound to this browser)."""
+    if not settings.oidc_enabled:
+        return RedirectResponse("/staff/sign-in", status_code=303)
+    params = {k: v[:2000] for k, v in request.query_params.items()}
+    try:
+        pending = oidc.unseal(
+            settings, browser_token(request), request.cookies.get(oidc.COOKIE), time.time()
+        )
+        claims = oidc.finish(settings, pending, params)
+    except oidc.SignInFailed as failure:
+        audit.record(session, None, "staff.sign_in_failed", method="oidc", reason=failure.reason)
+        return _forget_login(render(request, "staff/oidc_failed.html", status_code=400))
+    email = claims.get("email")
+    member = staff.sign_in_by_email_claim(session, email if isinstance(email, str) else None, now)
+    if member is None:
+        return _forget_login(render(request, "staff/oidc_unknown.html", status_code=403))
+    sign_in_browser(request, session, now, staff=member)
+    audit.record(
+        session,
+        identity.Identity(staff=member),
+        "staff.signed_in",
+        record_type="staff_user",
+        record_id=member.id,
+        method="oidc",
+    )
+    return _forget_login(RedirectResponse("/staff", status_code=303))
+
+
+def _forget_login(response: Response) -> Response:
+    response.delete_cookie(oidc.COOKIE, path="/auth/oidc")
+    return response
 
 
 @router.post("/staff/sign-in", response_class=HTMLResponse)
@@ -117,3 +183,19 @@ def signed_out(request: Request, _: Anyone) -> HTMLResponse:
 @router.get("/staff", response_class=HTMLResponse)
 def staff_home(request: Request, who: AnyStaff) -> HTMLResponse:
     return render(request, "staff/home.html", {"who": who})
+
+
+@router.post("/staff/session/extend")
+def extend_session(
+    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, who: AnyStaff
+) -> Response:
+    """ "Stay signed in": the warning dialog posts here (any request would do the same)."""
+    assert who.web_session is not None
+    lifetime = timedelta(minutes=settings.staff_idle_minutes)
+    identity.touch(session, who.web_session.id, now, lifetime)
+    expires_at = now + lifetime
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(
+            {"expires_at": expires_at.isoformat(), "seconds_left": int(lifetime.total_seconds())}
+        )
+    return redirect(request, "/staff")

@@ -20,6 +20,9 @@ class Identity:
     staff: StaffUser | None = None
     roles: set[tuple[Role, int | None]] = field(default_factory=set)
     participant: Participant | None = None
+    # When this browser's session ends if nothing else happens (shown to staff, WCAG 2.2.1).
+    expires_at: datetime | None = None
+    seconds_left: int = 0
 
     @property
     def is_staff(self) -> bool:
@@ -50,7 +53,11 @@ def load_identity(session: Session, token: str, now: datetime) -> Identity:
         return Identity()
     if web_session.expires_at <= now:
         return Identity()
-    identity = Identity(web_session=web_session)
+    identity = Identity(
+        web_session=web_session,
+        expires_at=web_session.expires_at,
+        seconds_left=int((web_session.expires_at - now).total_seconds()),
+    )
     if web_session.staff_id is not None:
         staff = session.get(StaffUser, web_session.staff_id)
         if staff is None or not staff.active:
@@ -75,6 +82,12 @@ def touch(session: Session, session_id: str, now: datetime, lifetime: timedelta)
         web_session.last_seen_at = now
         web_session.expires_at = now + lifetime
         session.add(web_session)
+        if web_session.participant_id is not None:
+            # Activity keeps a participant's data from the inactivity retention rule.
+            participant = session.get(Participant, web_session.participant_id)
+            if participant is not None:
+                participant.last_active_at = now
+                session.add(participant)
 
 
 def start_session(
@@ -144,6 +157,18 @@ def issue_link_token(
     )
     session.flush()
     return token
+
+
+def peek_link_token(
+    session: Session, token: str, purpose: str, now: datetime
+) -> SignInToken | None:
+    """A link that would still work, without using it (for pages a GET shows)."""
+    row = session.exec(
+        select(SignInToken).where(SignInToken.token_hash == token_hash(token))
+    ).first()
+    if row is None or row.purpose != purpose or row.used_at is not None or row.expires_at <= now:
+        return None
+    return row
 
 
 def redeem_link_token(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
@@ -9,6 +10,7 @@ from sqlmodel import Session, col, func, select
 from app.config import Settings
 from app.models import Role, StaffRole, StaffUser
 from app.services import audit, identity, outbox
+from app.services.identity import Identity
 
 STAFF_LINK = "staff_sign_in"
 
@@ -99,3 +101,152 @@ def redeem_sign_in_link(session: Session, token: str, now: datetime) -> StaffUse
     staff.last_sign_in_at = now
     session.add(staff)
     return staff
+
+
+# The admin screen: invite, change roles, deactivate, end sessions. Each change is audited.
+
+RoleGrant = tuple[Role, int | None]  # a role everywhere (None) or in one programme
+
+
+def everyone(session: Session) -> list[tuple[StaffUser, list[StaffRole]]]:
+    members = session.exec(select(StaffUser).order_by(col(StaffUser.email))).all()
+    roles = session.exec(select(StaffRole).order_by(col(StaffRole.id))).all()
+    held: dict[int, list[StaffRole]] = {}
+    for row in roles:
+        held.setdefault(row.staff_id, []).append(row)
+    return [(m, held.get(m.id or 0, [])) for m in members]
+
+
+def grants(session: Session, staff_id: int) -> set[RoleGrant]:
+    rows = session.exec(select(StaffRole).where(StaffRole.staff_id == staff_id)).all()
+    return {(Role(r.role), r.programme_id) for r in rows}
+
+
+def set_roles(
+    session: Session, actor: Identity, member: StaffUser, wanted: set[RoleGrant]
+) -> tuple[set[RoleGrant], set[RoleGrant]]:
+    """Make a person's roles exactly `wanted`. Returns (added, removed)."""
+    assert member.id is not None
+    rows = session.exec(select(StaffRole).where(StaffRole.staff_id == member.id)).all()
+    have = {(Role(r.role), r.programme_id): r for r in rows}
+    added = wanted - set(have)
+    removed = set(have) - wanted
+    for grant in removed:
+        session.delete(have[grant])
+    session.flush()
+    for role, programme_id in added:
+        session.add(StaffRole(staff_id=member.id, role=role, programme_id=programme_id))
+    session.flush()
+    if added or removed:
+        audit.record(
+            session,
+            actor,
+            "staff.roles_changed",
+            record_type="staff_user",
+            record_id=member.id,
+            added=sorted(_grant_text(g) for g in added),
+            removed=sorted(_grant_text(g) for g in removed),
+        )
+    return added, removed
+
+
+def _grant_text(grant: RoleGrant) -> str:
+    role, programme_id = grant
+    return role.value if programme_id is None else f"{role.value}@programme:{programme_id}"
+
+
+def invite(
+    session: Session,
+    settings: Settings,
+    actor: Identity,
+    *,
+    email: str,
+    display_name: str,
+    roles: set[RoleGrant],
+    now: datetime,
+) -> StaffUser:
+    """Create (or reactivate) an account with these roles and email it a sign-in link."""
+    member = find_by_email(session, email)
+    if member is None:
+        member = StaffUser(email=normalise_email(email), display_name=display_name.strip())
+        session.add(member)
+        session.flush()
+    member.active = True
+    member.display_name = display_name.strip() or member.display_name
+    session.add(member)
+    set_roles(session, actor, member, roles | grants(session, member.id or 0))
+    token = identity.issue_link_token(
+        session, now, timedelta(days=settings.staff_invite_days), STAFF_LINK, staff=member
+    )
+    url = sign_in_url(settings, token)
+    outbox.queue(
+        session,
+        to=member.email,
+        subject=f"You have been invited to Heard by {settings.organisation_name}",
+        body=(
+            f"Hello {member.display_name},\n\nYou have been given a staff account on Heard.\n\n"
+            f"Use this link to sign in:\n\n{url}\n\n"
+            f"It works once, for {settings.staff_invite_days} days. After that, ask for a new "
+            "link on the staff sign-in page.\n"
+        ),
+        now=now,
+    )
+    audit.record(
+        session,
+        actor,
+        "staff.invited",
+        record_type="staff_user",
+        record_id=member.id,
+        roles=sorted(_grant_text(g) for g in roles),
+    )
+    return member
+
+
+def set_active(session: Session, actor: Identity, member: StaffUser, active: bool) -> None:
+    member.active = active
+    session.add(member)
+    if not active:
+        identity.end_all_sessions(session, staff_id=member.id)
+    audit.record(
+        session,
+        actor,
+        "staff.reactivated" if active else "staff.deactivated",
+        record_type="staff_user",
+        record_id=member.id,
+    )
+
+
+def end_sessions(session: Session, actor: Identity, member: StaffUser) -> int:
+    ended = identity.end_all_sessions(session, staff_id=member.id)
+    audit.record(
+        session,
+        actor,
+        "staff.sessions_ended",
+        record_type="staff_user",
+        record_id=member.id,
+        sessions=ended,
+    )
+    return ended
+
+
+def sign_in_by_email_claim(session: Session, email: str | None, now: datetime) -> StaffUser | None:
+    """Single sign-on: the provider vouches for the email; it must be an invited, active account."""
+    member = find_by_email(session, email) if email else None
+    if member is None or not member.active:
+        audit.record(
+            session,
+            None,
+            "staff.sign_in_failed",
+            method="oidc",
+            reason="unknown email" if member is None else "inactive",
+            email_hash=oidc_email_hash(email or ""),
+        )
+        return None
+    member.last_sign_in_at = now
+    session.add(member)
+    return member
+
+
+def oidc_email_hash(email: str) -> str:
+    """Refused emails are audited by a short hash, so the log holds no stranger's address."""
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:16]

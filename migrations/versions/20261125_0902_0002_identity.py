@@ -20,6 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Issue 3 needed no schema change: participants, consents, staff roles, sign-in links and
+    # sessions were created by 0001, and personal-data declarations live in code. The slot
+    # stays so the chain 0001 -> 0002 -> 0003 is unchanged.
     pass
 
 

@@ -95,8 +95,11 @@
     event.detail.headers["X-CSRF-Token"] = csrfToken();
   });
   document.addEventListener("htmx:afterSwap", function (event) {
-    enhance(event.detail.target || document);
-    var title = event.detail.target && event.detail.target.querySelector("[data-title]");
+    // After an outerHTML swap the target may be the element that was swapped out.
+    var target = event.detail.target;
+    var root = target && target.isConnected ? target : document;
+    enhance(root);
+    var title = root.matches && root.matches("[data-title]") ? root : root.querySelector("[data-title]");
     if (title) document.title = title.getAttribute("data-title");
   });
   document.addEventListener("htmx:responseError", function () {
@@ -104,5 +107,95 @@
   });
   document.addEventListener("htmx:sendError", function () {
     announce("We could not reach Heard. Check your signal and try again.");
+  });
+})();
+
+/* Staff sessions time out when idle (WCAG 2.2.1): warn 2 minutes before, and let people stay. */
+(function () {
+  "use strict";
+
+  var note = null;
+  var dialog = null;
+  var warnTimer = null;
+  var endTimer = null;
+  var tickTimer = null;
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /* Counted from when the page arrived, in this browser's own clock (clocks disagree). */
+  var deadline = 0;
+  function expiresAt() {
+    return deadline;
+  }
+  function setDeadline(seconds) {
+    deadline = Date.now() + Math.max(0, seconds) * 1000;
+  }
+
+  function countdown() {
+    var left = Math.max(0, Math.round((expiresAt() - Date.now()) / 1000));
+    var minutes = Math.floor(left / 60);
+    var seconds = left % 60;
+    var text = minutes > 0
+      ? minutes + (minutes === 1 ? " minute" : " minutes") + (seconds ? " " + seconds + " seconds" : "")
+      : seconds + (seconds === 1 ? " second" : " seconds");
+    var place = dialog.querySelector("[data-session-countdown]");
+    if (place) place.textContent = text;
+  }
+
+  function warn() {
+    if (!dialog || dialog.open) return;
+    countdown();
+    if (typeof dialog.showModal === "function") dialog.showModal();
+    else dialog.setAttribute("open", "");
+    var stay = dialog.querySelector("[data-session-extend]");
+    if (stay) stay.focus();
+    tickTimer = window.setInterval(countdown, 15000);
+  }
+
+  function signedOut() {
+    window.location.assign("/staff/sign-in");
+  }
+
+  function schedule() {
+    window.clearTimeout(warnTimer);
+    window.clearTimeout(endTimer);
+    window.clearInterval(tickTimer);
+    var warnBefore = parseInt(note.getAttribute("data-session-warn-seconds"), 10) * 1000;
+    var left = expiresAt() - Date.now();
+    warnTimer = window.setTimeout(warn, Math.max(0, left - warnBefore));
+    endTimer = window.setTimeout(signedOut, Math.max(0, left + 1000));
+  }
+
+  function extend() {
+    fetch("/staff/session/extend", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrfToken(), "Accept": "application/json" }
+    }).then(function (response) {
+      if (!response.ok) { signedOut(); return null; }
+      return response.json();
+    }).then(function (data) {
+      if (!data) return;
+      note.setAttribute("data-session-expires", data.expires_at);
+      setDeadline(data.seconds_left);
+      if (dialog.open && typeof dialog.close === "function") dialog.close();
+      else dialog.removeAttribute("open");
+      if (window.heardAnnounce) window.heardAnnounce("You are still signed in.");
+      schedule();
+    }).catch(function () { /* try again from the dialog */ });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    note = document.querySelector("[data-session-expires]");
+    dialog = document.getElementById("session-timeout");
+    if (!note || !dialog) return;
+    setDeadline(parseInt(note.getAttribute("data-session-seconds"), 10) || 0);
+    var stay = dialog.querySelector("[data-session-extend]");
+    if (stay) stay.addEventListener("click", extend);
+    dialog.addEventListener("cancel", function (event) { event.preventDefault(); extend(); });
+    schedule();
   });
 })();

@@ -1,0 +1,408 @@
+""" "My stuff": a participant's own page, coming back by emailed link, and signing out.
+
+Everything here is about the signed-in participant only: no route takes another person's id,
+and the one that takes a record id (withdrawing a consent) finds only the person's own.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import EmailStr, Field
+from sqlmodel import Session
+
+from app.config import Settings
+from app.deps import (
+    Anyone,
+    FormDataDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    SignedInParticipant,
+    sign_in_browser,
+    sign_out_browser,
+)
+from app.forms import FormModel, FormState, empty_form, parse_form
+from app.htmx import hx_target, redirect
+from app.models import AgeBand, Consent, ConsentPurpose, ConsentState, Participant
+from app.permissions import can_change_consent
+from app.ratelimit import client_key
+from app.services import audit, consent, my_data, participants
+from app.services.identity import Identity
+from app.templating import render
+from app.timefmt import in_words
+
+router = APIRouter()
+
+# The page speaks to the young person, or (for under-13s) to the parent or carer with them.
+WORDS = {
+    "young": {
+        "title": "My stuff",
+        "intro": "This page shows what Heard keeps about you. You can change your mind, "
+        "download it all, or delete it.",
+        "held": "What Heard keeps about you",
+        "agreed": "What you agreed to",
+        "you": "you",
+        "your": "your",
+        "delete_lead": "This deletes everything Heard keeps about you.",
+    },
+    "parent": {
+        "title": "My stuff",
+        "intro": "This page is for a child under 13 and their parent or carer. Please read it "
+        "together. It shows what Heard keeps about your child. You can change your minds, "
+        "download it all, or delete it.",
+        "held": "What Heard keeps about your child",
+        "agreed": "What you and your child agreed to",
+        "you": "your child",
+        "your": "your child's",
+        "delete_lead": "This deletes everything Heard keeps about your child.",
+    },
+}
+
+PURPOSE_TEXT = {
+    ConsentPurpose.TAKE_PART: "Taking part",
+    ConsentPurpose.BE_QUOTED: "Using your words in reports (without your name)",
+    ConsentPurpose.BE_CONTACTED_AGAIN: "Contacting you again",
+    ConsentPurpose.BE_PAID: "Paying you for your time",
+    ConsentPurpose.PARENT_CONSENT: "A parent or carer saying yes",
+}
+FIELD_TEXT = {
+    "display_name": "Name you use",
+    "age_band": "Age",
+    "contact_email": "Email address",
+    "contact_is_parent": "Email belongs to a parent or carer",
+    "role_words": "Words you chose about yourself",
+    "created_at": "Added on",
+    "last_active_at": "Last used Heard",
+    "purpose": "What for",
+    "wording": "The words you saw",
+    "version": "Version of the words",
+    "state": "Answer",
+    "given_by": "Who said yes",
+    "parent_email": "Parent or carer's email",
+    "given_at": "Said yes on",
+    "withdrawn_at": "Stopped on",
+}
+
+
+def words_for(participant: Participant) -> dict[str, str]:
+    return WORDS["parent" if participant.age_band == AgeBand.UNDER_13 else "young"]
+
+
+def show(value: Any, tz: str) -> str:
+    """A value as a person reads it."""
+    if value is None or value == "":
+        return "Not given"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime):
+        return in_words(value, tz, year=True)
+    if isinstance(value, AgeBand):
+        return value.label
+    if isinstance(value, ConsentPurpose):
+        return PURPOSE_TEXT[value]
+    if isinstance(value, Enum):
+        return str(value.value).replace("_", " ").capitalize()
+    return str(value)
+
+
+def _me(who: Identity) -> Participant:
+    assert who.participant is not None and who.participant.id is not None
+    return who.participant
+
+
+# Coming back by emailed link ----------------------------------------------------------------
+
+
+class EmailForm(FormModel):
+    email: EmailStr = Field(max_length=254)
+
+    messages = {
+        "email": {
+            "missing": "Enter your email address",
+            "invalid": "Enter an email address like name@example.org",
+            "too_long": "Your email address must be 254 characters or fewer",
+        }
+    }
+
+
+@router.get("/me/sign-in", response_class=HTMLResponse)
+def sign_in(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "me/sign_in.html", {"form": empty_form(EmailForm)})
+
+
+@router.post("/me/sign-in", response_class=HTMLResponse)
+def send_link(
+    request: Request,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _: Anyone,
+) -> Response:
+    form = parse_form(EmailForm, data)
+    if not form.ok or form.data is None:
+        return render(request, "me/sign_in.html", {"form": form})
+    request.app.state.rate_limits.check(
+        settings.sign_in_rate_per_ip, "me-sign-in", client_key(request)
+    )
+    participants.email_sign_in_link(session, settings, str(form.data.email), now)
+    return redirect(request, "/me/sign-in/check-email")
+
+
+@router.get("/me/sign-in/check-email", response_class=HTMLResponse)
+def check_email(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "me/check_email.html")
+
+
+@router.get("/me/sign-in/link", response_class=HTMLResponse)
+def confirm_link(request: Request, _: Anyone, token: str = "") -> HTMLResponse:
+    # A GET never uses the link: email scanners open links too. The button does.
+    return render(request, "me/confirm_link.html", {"token": token[:100]})
+
+
+@router.post("/me/sign-in/link", response_class=HTMLResponse)
+def use_link(
+    request: Request, data: FormDataDep, session: SessionDep, now: NowDep, _: Anyone
+) -> Response:
+    token = data.get("token")
+    person = (
+        participants.redeem_sign_in_link(session, token, now) if isinstance(token, str) else None
+    )
+    if person is None:
+        return render(request, "me/link_expired.html", status_code=400)
+    sign_in_browser(request, session, now, participant=person)
+    audit.record(
+        session,
+        Identity(participant=person),
+        "participant.signed_in",
+        record_type="participant",
+        record_id=person.id,
+        method="email_link",
+    )
+    return redirect(request, "/me")
+
+
+@router.post("/me/sign-out", response_class=HTMLResponse)
+def sign_out(request: Request, session: SessionDep, who: SignedInParticipant) -> Response:
+    audit.record(session, who, "participant.signed_out", record_type="participant")
+    sign_out_browser(request, session)
+    return redirect(request, "/me/signed-out")
+
+
+@router.get("/me/signed-out", response_class=HTMLResponse)
+def signed_out(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "me/signed_out.html")
+
+
+# My stuff -----------------------------------------------------------------------------------
+
+
+@router.get("/me", response_class=HTMLResponse)
+def my_stuff(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: SignedInParticipant,
+    done: str = "",
+) -> HTMLResponse:
+    return _my_stuff_page(request, session, settings, _me(who), done)
+
+
+def _my_stuff_page(
+    request: Request, session: Session, settings: Settings, me: Participant, done: str
+) -> HTMLResponse:
+    assert me.id is not None
+    sections = my_data.export(session, me.id)
+    return render(
+        request,
+        "me/index.html",
+        {
+            "me": me,
+            "words": words_for(me),
+            "sections": [s for s in sections if s.table != "consent"],
+            "consents": consent.current(session, me.id),
+            "purpose_text": PURPOSE_TEXT,
+            "field_text": FIELD_TEXT,
+            "show": lambda v: show(v, settings.timezone),
+            "needs_parent": consent.needs_parent_consent(settings, me.age_band),
+            "done": done[:20],
+            "ConsentState": ConsentState,
+            "ConsentPurpose": ConsentPurpose,
+        },
+        fragments={"consents-block": "consents"},
+    )
+
+
+def get_own_consent(consent_id: int, session: SessionDep, who: SignedInParticipant) -> Consent:
+    """Someone else's consent id finds nothing: a 404, never a 403 that confirms it exists."""
+    me = _me(who)
+    record = consent.get_own(session, me.id or 0, consent_id)
+    if record is None or not can_change_consent(who, record.participant_id):
+        raise HTTPException(status_code=404)
+    return record
+
+
+OwnConsent = Annotated[Consent, Depends(get_own_consent)]
+
+
+@router.post("/me/consents/{consent_id}/withdraw", response_class=HTMLResponse)
+def withdraw(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    record: OwnConsent,
+    who: SignedInParticipant,
+) -> Response:
+    purpose = ConsentPurpose(record.purpose)
+    if purpose == ConsentPurpose.PARENT_CONSENT:
+        raise HTTPException(status_code=404)
+    consent.withdraw(session, _me(who), purpose, now)
+    audit.record(
+        session,
+        who,
+        "consent.withdrawn",
+        record_type="consent",
+        record_id=record.id,
+        purpose=purpose.value,
+    )
+    if hx_target(request) == "consents-block":
+        # HTMX: swap the list in place (the same block of the same page).
+        return _my_stuff_page(request, session, settings, _me(who), "withdrawn")
+    return redirect(request, "/me?done=withdrawn#consents")
+
+
+Answer = Literal["yes", "no"]
+
+
+class ConsentsForm(FormModel):
+    take_part: Answer | None = None
+    be_quoted: Answer | None = None
+    be_contacted_again: Answer | None = None
+    be_paid: Answer | None = None
+
+    messages = {
+        name: {"invalid": "Choose yes or no"}
+        for name in ("take_part", "be_quoted", "be_contacted_again", "be_paid")
+    }
+
+
+def _consents_page(request: Request, me: Participant, form: FormState[Any]) -> HTMLResponse:
+    return render(
+        request,
+        "me/consents.html",
+        {
+            "form": form,
+            "words": words_for(me),
+            "questions": [
+                (p.value, PURPOSE_TEXT[p], consent.WORDING[p][0]) for p in consent.CHANGEABLE
+            ],
+        },
+    )
+
+
+@router.get("/me/consents", response_class=HTMLResponse)
+def consents_form(request: Request, session: SessionDep, who: SignedInParticipant) -> HTMLResponse:
+    me = _me(who)
+    current = {c.purpose: c.state for c in consent.current(session, me.id or 0)}
+    values = {
+        p.value: ("yes" if current[p] == ConsentState.GIVEN else "no")
+        for p in consent.CHANGEABLE
+        if p in current
+    }
+    return _consents_page(request, me, empty_form(ConsentsForm, **values))
+
+
+@router.post("/me/consents", response_class=HTMLResponse)
+def change_consents(
+    request: Request, data: FormDataDep, session: SessionDep, now: NowDep, who: SignedInParticipant
+) -> Response:
+    me = _me(who)
+    form = parse_form(ConsentsForm, data)
+    if not form.ok or form.data is None:
+        return _consents_page(request, me, form)
+    for purpose in consent.CHANGEABLE:
+        answer = getattr(form.data, purpose.value)
+        if answer is None:
+            continue
+        has = consent.has_consent(session, me.id or 0, purpose)
+        if answer == "yes" and not has:
+            record = consent.give_current(session, me, purpose, now)
+            audit.record(
+                session,
+                who,
+                "consent.given",
+                record_type="consent",
+                record_id=record.id,
+                purpose=purpose.value,
+            )
+        elif answer == "no" and has:
+            consent.withdraw(session, me, purpose, now)
+            audit.record(session, who, "consent.withdrawn", purpose=purpose.value)
+    return redirect(request, "/me?done=consents#consents")
+
+
+# Download and delete ------------------------------------------------------------------------
+
+
+@router.get("/me/data", response_class=HTMLResponse)
+def my_data_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: SignedInParticipant,
+    download: str = "",
+) -> HTMLResponse:
+    me = _me(who)
+    response = render(
+        request,
+        "me/data.html",
+        {
+            "me": me,
+            "words": words_for(me),
+            "sections": my_data.export(session, me.id or 0),
+            "field_text": FIELD_TEXT,
+            "show": lambda v: show(v, settings.timezone),
+            "made_at": now,
+        },
+    )
+    if download == "1":
+        response.headers["Content-Disposition"] = 'attachment; filename="heard-my-data.html"'
+    return response
+
+
+@router.get("/me/data.json")
+def my_data_json(session: SessionDep, now: NowDep, who: SignedInParticipant) -> Response:
+    me = _me(who)
+    body = json.dumps(my_data.export_json(session, me.id or 0, now), indent=2, ensure_ascii=False)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="heard-my-data.json"'},
+    )
+
+
+@router.get("/me/delete", response_class=HTMLResponse)
+def delete_confirm(request: Request, who: SignedInParticipant) -> HTMLResponse:
+    me = _me(who)
+    return render(request, "me/delete.html", {"me": me, "words": words_for(me)})
+
+
+@router.post("/me/delete", response_class=HTMLResponse)
+def delete_me(request: Request, session: SessionDep, who: SignedInParticipant) -> Response:
+    me = _me(who)
+    my_data.erase(session, "participant", me.id or 0, reason="asked by the person")
+    sign_out_browser(request, session)
+    return redirect(request, "/me/deleted")
+
+
+@router.get("/me/deleted", response_class=HTMLResponse)
+def deleted(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "me/deleted.html")

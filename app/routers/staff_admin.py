@@ -1,0 +1,208 @@
+"""The staff admin screen: invite staff, change roles, deactivate, end someone's sessions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import EmailStr, Field, field_validator
+from sqlmodel import Session, col, select
+
+from app.deps import FormDataDep, NowDep, SessionDep, SettingsDep, StaffManager
+from app.forms import FormModel, FormState, empty_form, parse_form
+from app.htmx import redirect
+from app.models import Programme, Role, StaffUser
+from app.services import staff
+from app.templating import render
+
+router = APIRouter()
+
+
+def _grant_value(role: Role, programme_id: int | None) -> str:
+    return role.value if programme_id is None else f"{role.value}:{programme_id}"
+
+
+def _parse_grants(values: list[str], programme_ids: set[int]) -> set[staff.RoleGrant]:
+    found: set[staff.RoleGrant] = set()
+    for value in values:
+        name, _, programme = value.partition(":")
+        if name not in Role._value2member_map_:
+            raise ValueError("Choose roles from the list")
+        if programme and (not programme.isdigit() or int(programme) not in programme_ids):
+            raise ValueError("Choose roles from the list")
+        found.add((Role(name), int(programme) if programme else None))
+    return found
+
+
+class InviteForm(FormModel):
+    email: EmailStr = Field(max_length=254)
+    display_name: str = Field(min_length=1, max_length=120)
+    roles: list[str] = Field(min_length=1)
+
+    multi = ("roles",)
+    messages = {
+        "email": {
+            "missing": "Enter their work email address",
+            "invalid": "Enter an email address like name@example.org",
+            "too_long": "The email address must be 254 characters or fewer",
+        },
+        "display_name": {
+            "missing": "Enter their name",
+            "too_long": "The name must be 120 characters or fewer",
+        },
+        "roles": {"missing": "Choose at least one role", "too_short": "Choose at least one role"},
+    }
+
+    @field_validator("roles")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        _parse_grants(value, set())
+        return value
+
+
+class RolesForm(FormModel):
+    roles: list[str] = Field(default_factory=list)
+
+    multi = ("roles",)
+
+
+def _programmes(session: Session) -> list[Programme]:
+    return list(session.exec(select(Programme).order_by(col(Programme.title))))
+
+
+def get_member(staff_id: int, session: SessionDep, _: StaffManager) -> StaffUser:
+    member = session.get(StaffUser, staff_id)
+    if member is None:
+        raise HTTPException(status_code=404)
+    return member
+
+
+Member = Annotated[StaffUser, Depends(get_member)]
+ROLE_OPTIONS = [(role.value, role.label) for role in Role]
+
+
+@router.get("/staff/people", response_class=HTMLResponse)
+def people(request: Request, session: SessionDep, _: StaffManager) -> HTMLResponse:
+    return render(
+        request,
+        "staff/people.html",
+        {"people": staff.everyone(session), "programmes": {p.id: p for p in _programmes(session)}},
+    )
+
+
+@router.get("/staff/people/invite", response_class=HTMLResponse)
+def invite_form(request: Request, _: StaffManager) -> HTMLResponse:
+    return _invite_page(request, empty_form(InviteForm))
+
+
+def _invite_page(request: Request, form: FormState[Any]) -> HTMLResponse:
+    return render(request, "staff/invite.html", {"form": form, "role_options": ROLE_OPTIONS})
+
+
+@router.post("/staff/people/invite", response_class=HTMLResponse)
+def invite(
+    request: Request,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: StaffManager,
+) -> Response:
+    form = parse_form(InviteForm, data)
+    if not form.ok or form.data is None:
+        return _invite_page(request, form)
+    member = staff.invite(
+        session,
+        settings,
+        who,
+        email=str(form.data.email),
+        display_name=form.data.display_name,
+        roles=_parse_grants(form.data.roles, set()),
+        now=now,
+    )
+    return redirect(request, f"/staff/people/{member.id}?invited=1")
+
+
+def _member_page(
+    request: Request, session: Session, member: StaffUser, form: FormState[Any], **extra: Any
+) -> HTMLResponse:
+    assert member.id is not None
+    return render(
+        request,
+        "staff/person.html",
+        {
+            "member": member,
+            "form": form,
+            "role_options": ROLE_OPTIONS,
+            "programmes": _programmes(session),
+            **extra,
+        },
+    )
+
+
+@router.get("/staff/people/{staff_id}", response_class=HTMLResponse)
+def person(
+    request: Request, session: SessionDep, member: Member, invited: str = "", done: str = ""
+) -> HTMLResponse:
+    assert member.id is not None
+    held = [_grant_value(role, pid) for role, pid in staff.grants(session, member.id)]
+    return _member_page(
+        request,
+        session,
+        member,
+        empty_form(RolesForm, roles=held),
+        invited=invited == "1",
+        done=done[:20],
+    )
+
+
+@router.post("/staff/people/{staff_id}", response_class=HTMLResponse)
+def change_roles(
+    request: Request, data: FormDataDep, session: SessionDep, member: Member, who: StaffManager
+) -> Response:
+    form = parse_form(RolesForm, data)
+    programme_ids = {p.id for p in _programmes(session) if p.id is not None}
+    wanted: set[staff.RoleGrant] = set()
+    if form.ok and form.data is not None:
+        try:
+            wanted = _parse_grants(form.data.roles, programme_ids)
+        except ValueError as exc:
+            form.add_error("roles", str(exc))
+    removing_own_admin = who.staff is not None and member.id == who.staff.id
+    if form.ok and removing_own_admin and (Role.ADMIN, None) not in wanted:
+        form.add_error("roles", "You cannot remove your own admin role. Ask another admin.")
+    if not form.ok:
+        return _member_page(request, session, member, form)
+    staff.set_roles(session, who, member, wanted)
+    return redirect(request, f"/staff/people/{member.id}?done=roles")
+
+
+@router.post("/staff/people/{staff_id}/deactivate", response_class=HTMLResponse)
+def deactivate(
+    request: Request, session: SessionDep, member: Member, who: StaffManager
+) -> Response:
+    if who.staff is not None and member.id == who.staff.id:
+        form = empty_form(RolesForm)
+        form.add_error("roles", "You cannot switch off your own account. Ask another admin.")
+        return _member_page(request, session, member, form)
+    staff.set_active(session, who, member, False)
+    return redirect(request, f"/staff/people/{member.id}?done=deactivated")
+
+
+@router.post("/staff/people/{staff_id}/reactivate", response_class=HTMLResponse)
+def reactivate(
+    request: Request, session: SessionDep, member: Member, who: StaffManager
+) -> Response:
+    staff.set_active(session, who, member, True)
+    return redirect(request, f"/staff/people/{member.id}?done=reactivated")
+
+
+@router.post("/staff/people/{staff_id}/end-sessions", response_class=HTMLResponse)
+def end_sessions(
+    request: Request, session: SessionDep, member: Member, who: StaffManager
+) -> Response:
+    staff.end_sessions(session, who, member)
+    if who.staff is not None and member.id == who.staff.id:
+        return redirect(request, "/staff/sign-in")
+    return redirect(request, f"/staff/people/{member.id}?done=sessions")
