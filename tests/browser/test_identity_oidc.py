@@ -90,3 +90,23 @@ def test_a_failed_sign_in_page(sso_server: LiveServer, sso_page):
     page.goto(f"{sso_server.url}/auth/oidc/callback?code=x&state=y")
     assert page.locator("h1").inner_text() == "Sign-in did not work"
     check_page(page)
+
+
+def test_sign_in_page_when_the_provider_cannot_be_reached(
+    tmp_path_factory: pytest.TempPathFactory, sso_page: Any
+):
+    """Single sign-on is set up, but the provider is down: a kind page, not an error."""
+    dead_issuer = f"http://127.0.0.1:{free_port()}"
+    oidc._discovery.clear()
+    with live_server(
+        tmp_path_factory.mktemp("sso-down"),
+        free_port(),
+        oidc_issuer=dead_issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+    ) as server:
+        response = sso_page.goto(f"{server.url}/auth/oidc/start")
+        assert response is not None and response.status == 503
+        assert sso_page.locator("h1").inner_text() == "Sign-in did not work"
+        check_page(sso_page)
+    oidc._discovery.clear()
