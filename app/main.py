@@ -21,7 +21,19 @@ from app.db import make_engine, session_factory
 from app.log import configure_logging
 from app.permissions import NeedsSignIn
 from app.ratelimit import RateLimits
-from app.routers import contact, dev, health, join, pages, staff_auth
+from app.routers import (
+    contact,
+    dev,
+    health,
+    join,
+    me,
+    pages,
+    parent_consent,
+    staff_admin,
+    staff_auth,
+    staff_workshops,
+    workshops,
+)
 from app.security import SecurityMiddleware, csrf_protect
 from app.templating import APP_DIR, render
 
@@ -66,7 +78,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=APP_DIR / "static"), name="static")
-    for module in (health, pages, contact, join, staff_auth, dev):
+    for module in (
+        health,
+        pages,
+        contact,
+        join,
+        staff_auth,
+        dev,
+        me,
+        parent_consent,
+        staff_admin,
+        workshops,
+        staff_workshops,
+    ):
         app.include_router(module.router)
     _error_handlers(app)
     return app

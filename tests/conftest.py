@@ -196,3 +196,57 @@ def production_settings(tmp_path: Path) -> Settings:
         mail_dir=tmp_path / "mail",
         base_url="https://heard.example.org",
     )
+
+
+# --- workshops (issue 4) ---------------------------------------------------------------
+
+
+def build_workshop(session: Session, now: datetime, **overrides: Any) -> Any:
+    """A published workshop 10 days ahead, open for sign-up, with a join code."""
+    from sqlmodel import select
+
+    from app.models import Programme, Workshop, WorkshopMode, WorkshopStatus
+    from app.services import workshops as workshop_service
+
+    programme = session.exec(select(Programme).where(Programme.slug == "test-programme")).first()
+    if programme is None:
+        programme = Programme(slug="test-programme", title="Test programme", summary="For tests")
+        session.add(programme)
+        session.flush()
+    starts = overrides.pop("starts_at", now + timedelta(days=10))
+    title = overrides.pop("title", "Having your say")
+    values: dict[str, Any] = {
+        "programme_id": programme.id,
+        "slug": workshop_service.unique_slug(session, title),
+        "title": title,
+        "description": "Two hours with other young people. We talk about what should change.",
+        "audience": "young_people",
+        "age_range": "13 to 17",
+        "mode": WorkshopMode.IN_PERSON,
+        "place": "The Hive, Leeds",
+        "access_info": "Step-free entrance.",
+        "starts_at": starts,
+        "ends_at": starts + timedelta(hours=2),
+        "capacity": 10,
+        "reserved_places": 0,
+        "sign_up_opens_at": now - timedelta(days=1),
+        "sign_up_closes_at": None,
+        "status": WorkshopStatus.PUBLISHED,
+        "join_code": workshop_service.unique_code(session),
+        "created_at": now,
+    }
+    values.update(overrides)
+    workshop = Workshop(**values)
+    session.add(workshop)
+    session.flush()
+    return workshop
+
+
+@pytest.fixture
+def make_workshop(session: Session, clock: Clock) -> Any:
+    def make(**overrides: Any) -> Any:
+        workshop = build_workshop(session, clock.now, **overrides)
+        session.commit()
+        return workshop
+
+    return make

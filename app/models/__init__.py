@@ -7,7 +7,16 @@ from app.models.outbox import OutboxEmail
 from app.models.participants import AgeBand, Consent, ConsentPurpose, ConsentState, Participant
 from app.models.programmes import Call, CallKind, Phase, Programme, ProgrammeUpdate, Question
 from app.models.staff import Role, StaffRole, StaffUser
-from app.models.workshops import Workshop, WorkshopMode, WorkshopStatus
+from app.models.workshops import (
+    SignUp,
+    SignUpDraft,
+    SignUpStatus,
+    Workshop,
+    WorkshopAttendance,
+    WorkshopFacilitator,
+    WorkshopMode,
+    WorkshopStatus,
+)
 
 __all__ = [
     "AgeBand",
@@ -26,10 +35,15 @@ __all__ = [
     "Question",
     "Role",
     "SignInToken",
+    "SignUp",
+    "SignUpDraft",
+    "SignUpStatus",
     "StaffRole",
     "StaffUser",
     "WebSession",
     "Workshop",
+    "WorkshopAttendance",
+    "WorkshopFacilitator",
     "WorkshopMode",
     "WorkshopStatus",
 ]

@@ -1,4 +1,9 @@
-"""Joining a workshop on the day with a code (the code box on the home page posts here)."""
+"""Joining a workshop on the day with a code (the code box on the home page posts here).
+
+Step 1 (/join) checks the code, counted against rate limits per address and per code. Step 2
+(/join/you) carries a short-lived signed ticket for the code, so reloading it is not another
+guess; the code is checked again (it may have been changed) before anyone is let in.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, field_validator
 
-from app.deps import Anyone, FormDataDep, SettingsDep
-from app.forms import FormModel, empty_form, parse_form
+from app.deps import (
+    Anyone,
+    FormDataDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    sign_in_browser,
+)
+from app.forms import FormModel, FormState, empty_form, parse_form
+from app.htmx import redirect
+from app.models import Workshop
 from app.ratelimit import client_key
+from app.services import join_codes, rooms
+from app.services import workshops as workshop_service
 from app.services.join_codes import CODE_LENGTH, normalise_code
 from app.templating import render
 
@@ -34,18 +50,108 @@ class CodeForm(FormModel):
         return code
 
 
+def _code_page(request: Request, form: FormState[CodeForm]) -> HTMLResponse:
+    return render(request, "join/code.html", {"form": form}, fragments={"join-form": "join_form"})
+
+
 @router.get("/join", response_class=HTMLResponse)
 def join(request: Request, _: Anyone, code: str = "") -> HTMLResponse:
-    return render(request, "join/code.html", {"form": empty_form(CodeForm, code=code[:40])})
+    return _code_page(request, empty_form(CodeForm, code=code[:40]))
 
 
 @router.post("/join", response_class=HTMLResponse)
-def use_code(request: Request, data: FormDataDep, settings: SettingsDep, _: Anyone) -> Response:
+def use_code(
+    request: Request,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _: Anyone,
+) -> Response:
     form = parse_form(CodeForm, data)
     limits = request.app.state.rate_limits
     limits.check(settings.join_rate_per_ip, "join-ip", client_key(request))
-    if form.ok and form.data is not None:
-        limits.check(settings.join_rate_per_code, "join-code", form.data.code)
-        # Joining a workshop's room arrives with workshops; until then no code works.
+    if not form.ok or form.data is None:
+        return _code_page(request, form)
+    limits.check(settings.join_rate_per_code, "join-code", form.data.code)
+    workshop = workshop_service.by_code(session, settings, form.data.code, now)
+    if workshop is None or workshop.join_code is None:
         form.add_error("code", CODE_DIDNT_WORK)
-    return render(request, "join/code.html", {"form": form}, fragments={"join-form": "join_form"})
+        return _code_page(request, form)
+    ticket = join_codes.make_ticket(settings.secret_key, workshop.join_code, now)
+    return redirect(request, f"/join/you?ticket={ticket}")
+
+
+def _ticket_workshop(
+    session: SessionDep, settings: SettingsDep, now: NowDep, ticket: str
+) -> Workshop | None:
+    code = join_codes.read_ticket(settings.secret_key, ticket, now)
+    return workshop_service.by_code(session, settings, code, now) if code else None
+
+
+def _you_page(
+    request: Request, workshop: Workshop, ticket: str, form: FormState[rooms.JoinForm]
+) -> HTMLResponse:
+    return render(
+        request,
+        "join/you.html",
+        {
+            "workshop": workshop,
+            "ticket": ticket,
+            "form": form,
+            "house_rules": rooms.HOUSE_RULES,
+            "wording": rooms.JOIN_WORDING,
+        },
+    )
+
+
+def _code_didnt_work(request: Request) -> HTMLResponse:
+    form = empty_form(CodeForm)
+    form.add_error("code", CODE_DIDNT_WORK)
+    return _code_page(request, form)
+
+
+@router.get("/join/you", response_class=HTMLResponse)
+def about_you(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Anyone,
+    ticket: str = "",
+) -> HTMLResponse:
+    workshop = _ticket_workshop(session, settings, now, ticket[:100])
+    if workshop is None:
+        return _code_didnt_work(request)
+    name = who.participant.display_name if who.participant else ""
+    return _you_page(request, workshop, ticket, empty_form(rooms.JoinForm, display_name=name))
+
+
+@router.post("/join/you", response_class=HTMLResponse)
+def enter_room(
+    request: Request,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Anyone,
+) -> Response:
+    raw = data.get("ticket")
+    ticket = raw[:100] if isinstance(raw, str) else ""
+    workshop = _ticket_workshop(session, settings, now, ticket)
+    if workshop is None:
+        return _code_didnt_work(request)
+    form = parse_form(rooms.JoinForm, data)
+    if form.ok:
+        # Typing references is guessable too: count these tries against the address.
+        if form.data and (form.data.reference or form.data.email):
+            request.app.state.rate_limits.check(
+                settings.join_rate_per_ip, "join-ip", client_key(request)
+            )
+        rooms.check_link(session, workshop, form)
+    if not form.ok or form.data is None:
+        return _you_page(request, workshop, ticket, form)
+    participant = rooms.enter(session, workshop, form.data, now, who.participant)
+    if who.participant is None or who.participant.id != participant.id:
+        sign_in_browser(request, session, now, participant=participant)
+    return redirect(request, f"/workshops/{workshop.slug}/room")

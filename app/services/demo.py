@@ -144,6 +144,63 @@ def load(session: Session, now: datetime) -> Programme:
             created_at=now,
         )
     )
+    _more_workshops(session, pid, now)
     staff_service.create_or_update(session, DEMO_ADMIN, [Role.ADMIN], display_name="Demo admin")
     session.flush()
     return programme
+
+
+def _more_workshops(session: Session, programme_id: int, now: datetime) -> None:
+    """An online workshop for parents and carers, and one starting soon (its code works now)."""
+    evening = (now + timedelta(days=20)).replace(hour=19, minute=0, second=0, microsecond=0)
+    session.add(
+        Workshop(
+            programme_id=programme_id,
+            slug="parents-and-carers-online",
+            title="Parents and carers: what would have helped your family?",
+            description=(
+                "An online evening for parents and carers who have had help from children's "
+                "social care. Tell us what helped, what didn't, and what should change. "
+                "You can keep your camera off."
+            ),
+            audience="parents",
+            age_range="parents and carers",
+            mode=WorkshopMode.ONLINE,
+            online_link="https://video.heard.example.org/parents-evening",
+            starts_at=evening,
+            ends_at=evening + timedelta(minutes=90),
+            capacity=40,
+            reserved_places=0,
+            sign_up_opens_at=now - timedelta(days=1),
+            sign_up_closes_at=evening - timedelta(hours=3),
+            status=WorkshopStatus.PUBLISHED,
+            join_code="PRN8WX",
+            created_at=now,
+        )
+    )
+    soon = (now + timedelta(minutes=15)).replace(second=0, microsecond=0)
+    session.add(
+        Workshop(
+            programme_id=programme_id,
+            slug="drop-in-8-12",
+            title="Drop-in: draw what a good social worker looks like",
+            description=(
+                "A short, friendly session for 8 to 12 year olds. We draw and talk about what "
+                "makes a good social worker. A parent or carer can stay with you."
+            ),
+            audience="children",
+            age_range="8 to 12",
+            mode=WorkshopMode.IN_PERSON,
+            place="Riverside library, Bristol (children's room)",
+            access_info="Step-free. Toilets on the same floor.",
+            starts_at=soon,
+            ends_at=soon + timedelta(hours=1),
+            capacity=12,
+            reserved_places=2,
+            sign_up_opens_at=now - timedelta(days=7),
+            sign_up_closes_at=soon,
+            status=WorkshopStatus.PUBLISHED,
+            join_code="DRP4KS",
+            created_at=now,
+        )
+    )

@@ -1,0 +1,357 @@
+"""Workshops for staff: set them up, show the join code, see attendees, check people in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from app.db import unit_of_work
+from app.deps import Facilitator, FormDataDep, NowDep, SessionDep, SettingsDep
+from app.forms import FormState, empty_form, parse_form
+from app.htmx import is_htmx, redirect
+from app.models import SignUp, Workshop, WorkshopStatus
+from app.models.participants import AGE_BAND_LABELS
+from app.models.workshops import AUDIENCES
+from app.services import signups
+from app.services import workshops as workshop_service
+from app.services.identity import Identity
+from app.services.workshops import WorkshopForm
+from app.templating import render
+
+router = APIRouter()
+
+
+def run_workshop(workshop_id: int, session: SessionDep, who: Facilitator) -> Workshop:
+    """The workshop, if this staff member runs it (anyone else gets "not found")."""
+    workshop = session.get(Workshop, workshop_id)
+    if workshop is None or not workshop_service.can_run(
+        who, workshop, workshop_service.facilitator_ids(session, workshop_id)
+    ):
+        raise HTTPException(status_code=404)
+    return workshop
+
+
+RunWorkshop = Annotated[Workshop, Depends(run_workshop)]
+
+
+@router.get("/staff/workshops", response_class=HTMLResponse)
+def staff_list(request: Request, session: SessionDep, who: Facilitator) -> HTMLResponse:
+    return render(
+        request,
+        "staff/workshops/list.html",
+        {"workshops": workshop_service.for_staff(session, who)},
+    )
+
+
+def _form_page(
+    request: Request,
+    session: Any,
+    form: FormState[Any],
+    workshop: Workshop | None,
+    programme_error: bool = False,
+) -> HTMLResponse:
+    return render(
+        request,
+        "staff/workshops/form.html",
+        {
+            "form": form,
+            "workshop": workshop,
+            "audiences": list(AUDIENCES.items()),
+            "people": workshop_service.possible_facilitators(session),
+            "no_programme": programme_error,
+        },
+    )
+
+
+@router.get("/staff/workshops/new", response_class=HTMLResponse)
+def new_workshop(request: Request, session: SessionDep, who: Facilitator) -> HTMLResponse:
+    form = empty_form(WorkshopForm, status="draft", reserved_places="0")
+    return _form_page(request, session, form, None)
+
+
+def _programme_id(session: Any) -> int | None:
+    found = workshop_service.programmes(session)
+    return found[0].id if found else None
+
+
+@router.post("/staff/workshops/new", response_class=HTMLResponse)
+def create_workshop(
+    request: Request,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Facilitator,
+) -> Response:
+    form = parse_form(WorkshopForm, data)
+    workshop_service.cross_check(form)
+    programme_id = _programme_id(session)
+    if not form.ok or form.data is None or programme_id is None:
+        return _form_page(request, session, form, None, programme_id is None)
+    workshop = workshop_service.apply_form(
+        session, settings, form.data, workshop=None, programme_id=programme_id, actor=who, now=now
+    )
+    return redirect(request, f"/staff/workshops/{workshop.id}")
+
+
+@router.get("/staff/workshops/{workshop_id}/edit", response_class=HTMLResponse)
+def edit_workshop(
+    request: Request, workshop: RunWorkshop, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    ids = workshop_service.facilitator_ids(session, workshop.id or 0)
+    form = empty_form(WorkshopForm, **workshop_service.form_values(workshop, settings, ids))
+    return _form_page(request, session, form, workshop)
+
+
+@router.post("/staff/workshops/{workshop_id}/edit", response_class=HTMLResponse)
+def change_workshop(
+    request: Request,
+    workshop: RunWorkshop,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Facilitator,
+) -> Response:
+    form = parse_form(WorkshopForm, data)
+    workshop_service.cross_check(form)
+    if workshop.status == WorkshopStatus.CANCELLED:
+        form.add_error("title", "This workshop has been cancelled, so it can't be changed")
+    if not form.ok or form.data is None:
+        return _form_page(request, session, form, workshop)
+    workshop_service.apply_form(
+        session,
+        settings,
+        form.data,
+        workshop=workshop,
+        programme_id=workshop.programme_id,
+        actor=who,
+        now=now,
+    )
+    signups.fill_from_waiting_list(session, settings, workshop, now)
+    return redirect(request, f"/staff/workshops/{workshop.id}")
+
+
+def _detail(
+    request: Request,
+    workshop: Workshop,
+    session: Any,
+    settings: Any,
+    now: Any,
+    *,
+    announce: str = "",
+) -> HTMLResponse:
+    assert workshop.id is not None
+    opens, closes = workshop_service.code_window(settings, workshop)
+    return render(
+        request,
+        "staff/workshops/detail.html",
+        {
+            "workshop": workshop,
+            "attendees": signups.attendees(session, workshop.id),
+            "counts": signups.counts(session, workshop.id),
+            "facilitators": workshop_service.facilitators(session, workshop.id),
+            "code_opens": opens,
+            "code_closes": closes,
+            "age_labels": {band.value: label for band, label in AGE_BAND_LABELS.items()},
+            "announce": announce,
+            "utcnow": now,
+        },
+        fragments={"attendees": "attendees"},
+    )
+
+
+@router.get("/staff/workshops/{workshop_id}", response_class=HTMLResponse)
+def staff_workshop(
+    request: Request,
+    workshop: RunWorkshop,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> HTMLResponse:
+    return _detail(request, workshop, session, settings, now)
+
+
+# --- the join code ---------------------------------------------------------------------
+
+
+@router.get("/staff/workshops/{workshop_id}/code", response_class=HTMLResponse)
+def show_code(
+    request: Request, workshop: RunWorkshop, settings: SettingsDep, now: NowDep
+) -> HTMLResponse:
+    opens, closes = workshop_service.code_window(settings, workshop)
+    return render(
+        request,
+        "staff/workshops/code.html",
+        {
+            "workshop": workshop,
+            "join_url": workshop_service.join_url(settings, workshop.join_code or ""),
+            "code_opens": opens,
+            "code_closes": closes,
+            "works_now": workshop_service.code_works_now(settings, workshop, now),
+        },
+    )
+
+
+@router.get("/staff/workshops/{workshop_id}/code.svg")
+def code_qr(workshop: RunWorkshop, settings: SettingsDep) -> Response:
+    url = workshop_service.join_url(settings, workshop.join_code or "")
+    return Response(workshop_service.qr_svg(url), media_type="image/svg+xml")
+
+
+@router.post("/staff/workshops/{workshop_id}/code/rotate")
+def rotate_code(
+    request: Request, workshop: RunWorkshop, session: SessionDep, who: Facilitator
+) -> Response:
+    workshop_service.rotate_code(session, workshop, who)
+    return redirect(request, f"/staff/workshops/{workshop.id}/code")
+
+
+# --- checking people in ----------------------------------------------------------------
+
+
+@router.post(
+    "/staff/workshops/{workshop_id}/sign-ups/{sign_up_id}/check-in", response_class=HTMLResponse
+)
+def check_in(
+    request: Request,
+    sign_up_id: int,
+    workshop: RunWorkshop,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Facilitator,
+) -> Response:
+    row = signups.get_for_workshop(session, workshop.id or 0, sign_up_id)
+    if row is None:
+        raise HTTPException(status_code=404)
+    here = data.get("here") != "no"
+    signups.check_in(session, row, here, now, who)
+    if is_htmx(request):
+        words = "is checked in" if here else "is no longer checked in"
+        return _detail(
+            request, workshop, session, settings, now, announce=f"{row.display_name} {words}"
+        )
+    return redirect(request, f"/staff/workshops/{workshop.id}#attendees")
+
+
+def _scanned(token: str, session: SessionDep, who: Facilitator) -> tuple[SignUp, Workshop]:
+    row = signups.by_check_in_token(session, token)
+    workshop = session.get(Workshop, row.workshop_id) if row else None
+    if row is None or workshop is None or not _runs(who, session, workshop):
+        raise HTTPException(status_code=404)
+    return row, workshop
+
+
+def _runs(who: Identity, session: Any, workshop: Workshop) -> bool:
+    return workshop_service.can_run(
+        who, workshop, workshop_service.facilitator_ids(session, workshop.id or 0)
+    )
+
+
+Scanned = Annotated[tuple[SignUp, Workshop], Depends(_scanned)]
+
+
+@router.get("/staff/check-in/{token}", response_class=HTMLResponse)
+def scanned_page(request: Request, token: str, scanned: Scanned) -> HTMLResponse:
+    row, workshop = scanned
+    return render(
+        request,
+        "staff/workshops/check_in.html",
+        {"sign_up": row, "workshop": workshop, "token": token},
+    )
+
+
+@router.post("/staff/check-in/{token}", response_class=HTMLResponse)
+def scanned_check_in(
+    request: Request,
+    token: str,
+    scanned: Scanned,
+    session: SessionDep,
+    now: NowDep,
+    who: Facilitator,
+) -> Response:
+    row, _ = scanned
+    signups.check_in(session, row, True, now, who)
+    return redirect(request, f"/staff/check-in/{token}")
+
+
+# --- messages, cancelling, export ------------------------------------------------------
+
+
+@router.get("/staff/workshops/{workshop_id}/message", response_class=HTMLResponse)
+def message_form(request: Request, workshop: RunWorkshop) -> HTMLResponse:
+    return render(
+        request,
+        "staff/workshops/message.html",
+        {"workshop": workshop, "form": empty_form(signups.MessageForm)},
+    )
+
+
+@router.post("/staff/workshops/{workshop_id}/message", response_class=HTMLResponse)
+def send_message(
+    request: Request,
+    workshop: RunWorkshop,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Facilitator,
+) -> Response:
+    form = parse_form(signups.MessageForm, data)
+    if not form.ok or form.data is None:
+        return render(request, "staff/workshops/message.html", {"workshop": workshop, "form": form})
+    sent = signups.message_attendees(session, settings, workshop, form.data, now, who)
+    return redirect(request, f"/staff/workshops/{workshop.id}?sent={sent}")
+
+
+@router.get("/staff/workshops/{workshop_id}/cancel", response_class=HTMLResponse)
+def cancel_form(request: Request, workshop: RunWorkshop) -> HTMLResponse:
+    return render(
+        request,
+        "staff/workshops/cancel.html",
+        {"workshop": workshop, "form": empty_form(signups.CancelWorkshopForm)},
+    )
+
+
+@router.post("/staff/workshops/{workshop_id}/cancel", response_class=HTMLResponse)
+def cancel_workshop(
+    request: Request,
+    workshop: RunWorkshop,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Facilitator,
+) -> Response:
+    form = parse_form(signups.CancelWorkshopForm, data)
+    if not form.ok or form.data is None:
+        return render(request, "staff/workshops/cancel.html", {"workshop": workshop, "form": form})
+    signups.cancel_workshop(session, settings, workshop, form.data.reason or "", now, who)
+    return redirect(request, f"/staff/workshops/{workshop.id}")
+
+
+def _writer(request: Request) -> Iterator[Session]:
+    """A writing unit of work for a GET that must write (the export's audit entry)."""
+    yield from unit_of_work(request.app.state.open_session, write=True)
+
+
+WriteSession = Annotated[Session, Depends(_writer, scope="function")]
+
+
+@router.get("/staff/workshops/{workshop_id}/attendees.csv")
+def export_attendees(
+    workshop: RunWorkshop, writer: WriteSession, settings: SettingsDep, who: Facilitator
+) -> Response:
+    # A download that writes its audit entry: a writing unit of work, though it is a GET.
+    text = signups.attendees_csv(writer, settings, workshop, who)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="attendees-{workshop.slug}.csv"'},
+    )

@@ -1,0 +1,355 @@
+"""Workshops for everyone: what's on, signing up one question at a time, your place, the room."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.deps import Anyone, FormDataDep, NowDep, SessionDep, SettingsDep, SignedInParticipant
+from app.forms import empty_form
+from app.htmx import redirect
+from app.models import SignUp, SignUpStatus, Workshop
+from app.models.participants import AGE_BAND_LABELS, AgeBand
+from app.models.workshops import AUDIENCES
+from app.ratelimit import client_key
+from app.security import browser_token
+from app.services import consent, rooms, signups
+from app.services import workshops as workshop_service
+from app.templating import render
+
+router = APIRouter()
+
+
+def public_workshop(slug: str, session: SessionDep) -> Workshop:
+    workshop = workshop_service.public_by_slug(session, slug)
+    if workshop is None:
+        raise HTTPException(status_code=404)
+    return workshop
+
+
+PublicWorkshop = Annotated[Workshop, Depends(public_workshop)]
+
+
+@router.get("/workshops", response_class=HTMLResponse)
+def workshop_list(
+    request: Request, session: SessionDep, now: NowDep, _: Anyone, audience: str = ""
+) -> HTMLResponse:
+    audience = audience if audience in AUDIENCES else ""
+    cards = workshop_service.upcoming(session, now, audience=audience or None)
+    return render(
+        request,
+        "workshops/list.html",
+        {"cards": cards, "audience": audience, "audiences": AUDIENCES},
+        fragments={"workshop-results": "results"},
+    )
+
+
+@router.get("/workshops/{slug}", response_class=HTMLResponse)
+def workshop_page(
+    request: Request, workshop: PublicWorkshop, session: SessionDep, now: NowDep, _: Anyone
+) -> HTMLResponse:
+    assert workshop.id is not None
+    confirmed = workshop_service.confirmed_count(session, workshop.id)
+    return render(
+        request,
+        "workshops/detail.html",
+        {
+            "workshop": workshop,
+            "availability": workshop_service.availability(workshop, confirmed, now),
+            "facilitators": workshop_service.facilitators(session, workshop.id),
+        },
+    )
+
+
+# --- signing up ------------------------------------------------------------------------
+
+STEP_NAMES = [*signups.STEP_ORDER, "check"]
+
+
+def _draft_key(request: Request, settings: Any) -> str:
+    return signups.browser_key(settings, browser_token(request))
+
+
+def _step_page(
+    request: Request,
+    workshop: Workshop,
+    step: str,
+    form: Any,
+    answers: dict[str, Any],
+    settings: Any,
+    change: bool,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    band = answers.get("age_band")
+    needs_parent = bool(band) and consent.needs_parent_consent(settings, AgeBand(str(band)))
+    back = signups.previous_step(step)
+    return render(
+        request,
+        "workshops/step.html",
+        {
+            "workshop": workshop,
+            "step": step,
+            "form": form,
+            "change": change,
+            "needs_parent": needs_parent,
+            "back_url": f"/workshops/{workshop.slug}/sign-up/check"
+            if change
+            else (
+                f"/workshops/{workshop.slug}/sign-up/{back}"
+                if back
+                else f"/workshops/{workshop.slug}"
+            ),
+            "take_part_wording": consent.WORDING[consent.ConsentPurpose.TAKE_PART][0],
+            "age_bands": [(b.value, b.label) for b in AgeBand],
+            "max": signups.TEXT_MAX,
+        },
+        status_code=status_code,
+    )
+
+
+def _closed(workshop: Workshop, session: Any, now: Any) -> bool:
+    assert workshop.id is not None
+    confirmed = workshop_service.confirmed_count(session, workshop.id)
+    return not workshop_service.availability(workshop, confirmed, now).can_sign_up
+
+
+@router.get("/workshops/{slug}/sign-up")
+def start_sign_up(workshop: PublicWorkshop, _: Anyone) -> Response:
+    return RedirectResponse(f"/workshops/{workshop.slug}/sign-up/name", status_code=303)
+
+
+@router.get("/workshops/{slug}/sign-up/{step}", response_class=HTMLResponse)
+def sign_up_step(
+    request: Request,
+    step: str,
+    workshop: PublicWorkshop,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _: Anyone,
+    change: str = "",
+) -> Response:
+    if step not in STEP_NAMES:
+        raise HTTPException(status_code=404)
+    if _closed(workshop, session, now):
+        return RedirectResponse(f"/workshops/{workshop.slug}", status_code=303)
+    assert workshop.id is not None
+    answers = signups.load_answers(session, _draft_key(request, settings), workshop.id)
+    if step == "check":
+        missing = signups.first_unanswered(settings, answers)
+        if missing:
+            return RedirectResponse(
+                f"/workshops/{workshop.slug}/sign-up/{missing}", status_code=303
+            )
+        return _check_page(request, workshop, answers, settings)
+    form = signups.step_form(step, answers)
+    return _step_page(request, workshop, step, form, answers, settings, bool(change))
+
+
+@router.post("/workshops/{slug}/sign-up/{step}", response_class=HTMLResponse)
+def answer_step(
+    request: Request,
+    step: str,
+    workshop: PublicWorkshop,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Anyone,
+    change: str = "",
+) -> Response:
+    if step not in STEP_NAMES:
+        raise HTTPException(status_code=404)
+    assert workshop.id is not None
+    key = _draft_key(request, settings)
+    answers = signups.load_answers(session, key, workshop.id)
+    if step == "check":
+        return _submit(request, workshop, answers, key, session, settings, now, who)
+    if _closed(workshop, session, now):
+        return redirect(request, f"/workshops/{workshop.slug}")
+    state = signups.check_step(settings, step, data, answers)
+    participant_id = who.participant.id if who.participant else None
+    # Keep what they typed even when it needs fixing: nothing is ever lost.
+    signups.save_answers(session, key, workshop.id, state.values, now, participant_id)
+    if not state.ok:
+        return _step_page(request, workshop, step, state, answers, settings, bool(change))
+    answers.update(state.values)
+    if change and signups.first_unanswered(settings, answers) is None:
+        return redirect(request, f"/workshops/{workshop.slug}/sign-up/check")
+    following = signups.next_step(step)
+    suffix = "?change=1" if change and following != "check" else ""
+    return redirect(request, f"/workshops/{workshop.slug}/sign-up/{following}{suffix}")
+
+
+def _check_page(
+    request: Request,
+    workshop: Workshop,
+    answers: dict[str, Any],
+    settings: Any,
+    *,
+    problem: str | None = None,
+) -> HTMLResponse:
+    band = AgeBand(answers["age_band"])
+    return render(
+        request,
+        "workshops/check.html",
+        {
+            "workshop": workshop,
+            "answers": answers,
+            "age_label": AGE_BAND_LABELS[band],
+            "needs_parent": consent.needs_parent_consent(settings, band),
+            "problem": problem,
+        },
+    )
+
+
+def _submit(
+    request: Request,
+    workshop: Workshop,
+    answers: dict[str, Any],
+    key: str,
+    session: Any,
+    settings: Any,
+    now: Any,
+    who: Any,
+) -> Response:
+    assert workshop.id is not None
+    missing = signups.first_unanswered(settings, answers)
+    if missing:
+        return redirect(request, f"/workshops/{workshop.slug}/sign-up/{missing}")
+    request.app.state.rate_limits.check(settings.form_rate_per_ip, "sign-up", client_key(request))
+    outcome = signups.sign_up(
+        session, settings, workshop.id, answers, now, participant=who.participant, draft_key=key
+    )
+    if outcome.result == "already":
+        return _check_page(
+            request,
+            workshop,
+            answers,
+            settings,
+            problem="You are already signed up for this workshop with this email address. "
+            "We have emailed you the link to your place again.",
+        )
+    if outcome.result == "unavailable" or outcome.manage_token is None:
+        return _check_page(
+            request,
+            workshop,
+            answers,
+            settings,
+            problem="Sorry, you can't sign up for this workshop any more. "
+            "Your answers are still here. Look at other workshops or contact us.",
+        )
+    return redirect(request, f"/sign-ups/{outcome.manage_token}?new=1")
+
+
+# --- your place ------------------------------------------------------------------------
+
+
+def _own_sign_up(token: str, session: SessionDep) -> SignUp:
+    row = signups.by_manage_token(session, token)
+    if row is None:
+        raise HTTPException(status_code=404)
+    return row
+
+
+OwnSignUp = Annotated[SignUp, Depends(_own_sign_up)]
+
+
+@router.get("/sign-ups/{token}", response_class=HTMLResponse)
+def your_place(
+    request: Request,
+    token: str,
+    sign_up: OwnSignUp,
+    session: SessionDep,
+    _: Anyone,
+    new: str = "",
+) -> HTMLResponse:
+    workshop = session.get(Workshop, sign_up.workshop_id)
+    assert workshop is not None
+    return render(
+        request,
+        "workshops/sign_up.html",
+        {
+            "workshop": workshop,
+            "sign_up": sign_up,
+            "token": token,
+            "new": bool(new),
+            "confirmed": sign_up.status == SignUpStatus.CONFIRMED,
+            "waiting": sign_up.status == SignUpStatus.WAITING,
+            "parent_status": consent.parent_consent_status(session, sign_up.participant_id),
+        },
+    )
+
+
+@router.get("/sign-ups/{token}/calendar.ics")
+def calendar_file(
+    sign_up: OwnSignUp, session: SessionDep, settings: SettingsDep, now: NowDep, _: Anyone
+) -> Response:
+    workshop = session.get(Workshop, sign_up.workshop_id)
+    assert workshop is not None
+    return Response(
+        signups.ics_for(settings, workshop, sign_up, now),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="workshop.ics"'},
+    )
+
+
+@router.get("/sign-ups/{token}/check-in.svg")
+def check_in_qr(sign_up: OwnSignUp, settings: SettingsDep, _: Anyone) -> Response:
+    url = signups.links(settings, sign_up)["check_in"]
+    return Response(workshop_service.qr_svg(url), media_type="image/svg+xml")
+
+
+@router.get("/sign-ups/{token}/cancel", response_class=HTMLResponse)
+def cancel_page(
+    request: Request, token: str, sign_up: OwnSignUp, session: SessionDep, _: Anyone
+) -> HTMLResponse:
+    workshop = session.get(Workshop, sign_up.workshop_id)
+    return render(
+        request,
+        "workshops/cancel.html",
+        {"workshop": workshop, "sign_up": sign_up, "token": token},
+    )
+
+
+@router.post("/sign-ups/{token}/cancel", response_class=HTMLResponse)
+def cancel_place(
+    request: Request,
+    token: str,
+    sign_up: OwnSignUp,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _: Anyone,
+) -> Response:
+    signups.cancel(session, settings, sign_up, now)
+    return redirect(request, f"/sign-ups/{token}")
+
+
+# --- the room --------------------------------------------------------------------------
+
+
+@router.get("/workshops/{slug}/room", response_class=HTMLResponse)
+def room(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    who: SignedInParticipant,
+) -> HTMLResponse:
+    workshop = workshop_service.public_by_slug(session, slug)
+    assert who.participant is not None
+    if workshop is None or not rooms.in_room(session, workshop.id or 0, who.participant.id):
+        raise HTTPException(status_code=404)
+    return render(
+        request,
+        "workshops/room.html",
+        {
+            "workshop": workshop,
+            "facilitators": workshop_service.facilitators(session, workshop.id or 0),
+            "house_rules": rooms.HOUSE_RULES,
+            "empty": empty_form,
+        },
+    )

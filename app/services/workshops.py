@@ -1,0 +1,480 @@
+"""Workshops: what's on, places left, staff setting them up, and who may run which."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from sqlalchemy import func
+from sqlmodel import Session, col, or_, select
+
+from app import permissions
+from app.config import Settings
+from app.forms import FormModel, FormState
+from app.models import (
+    Programme,
+    Role,
+    SignUp,
+    SignUpStatus,
+    StaffRole,
+    StaffUser,
+    Workshop,
+    WorkshopFacilitator,
+    WorkshopMode,
+    WorkshopStatus,
+)
+from app.models.workshops import AUDIENCE_AGE_RANGES, AUDIENCES
+from app.services import audit, join_codes
+from app.services.identity import Identity
+
+# --- what people see -------------------------------------------------------------------
+
+
+@dataclass
+class Availability:
+    """Where sign-up stands, in words for the list and the workshop page."""
+
+    state: Literal["open", "full", "not_open_yet", "closed", "past", "cancelled", "draft"]
+    places_left: int
+    words: str
+
+    @property
+    def can_sign_up(self) -> bool:
+        return self.state in {"open", "full"}
+
+
+def confirmed_count(session: Session, workshop_id: int) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(SignUp)
+            .where(SignUp.workshop_id == workshop_id, SignUp.status == SignUpStatus.CONFIRMED)
+        ).one()
+    )
+
+
+def places_in_words(left: int) -> str:
+    if left <= 0:
+        return "Full – join the waiting list"
+    return "1 place left" if left == 1 else f"{left} places left"
+
+
+def availability(
+    workshop: Workshop, confirmed: int, now: datetime, tz: str = "Europe/London"
+) -> Availability:
+    from app.timefmt import in_words
+
+    left = max(workshop.bookable_places - confirmed, 0)
+    if workshop.status == WorkshopStatus.CANCELLED:
+        return Availability("cancelled", left, "This workshop has been cancelled")
+    if workshop.status == WorkshopStatus.DRAFT:
+        return Availability("draft", left, "Not published yet")
+    if workshop.starts_at <= now:
+        return Availability("past", left, "This workshop has started or finished")
+    if workshop.sign_up_opens_at and now < workshop.sign_up_opens_at:
+        return Availability(
+            "not_open_yet", left, f"Sign-up opens {in_words(workshop.sign_up_opens_at, tz)}"
+        )
+    if workshop.sign_up_closes_at and now >= workshop.sign_up_closes_at:
+        return Availability("closed", left, "Sign-up has closed")
+    return Availability("open" if left > 0 else "full", left, places_in_words(left))
+
+
+@dataclass
+class WorkshopCard:
+    workshop: Workshop
+    availability: Availability
+
+
+def upcoming(
+    session: Session, now: datetime, *, audience: str | None = None, limit: int = 100
+) -> list[WorkshopCard]:
+    """Published workshops that haven't finished, soonest first, with places left."""
+    query = select(Workshop).where(
+        Workshop.status == WorkshopStatus.PUBLISHED, col(Workshop.ends_at) > now
+    )
+    if audience in AUDIENCES:
+        query = query.where(Workshop.audience == audience)
+    workshops = list(session.exec(query.order_by(col(Workshop.starts_at)).limit(limit)).all())
+    counts = _confirmed_counts(session, [w.id for w in workshops if w.id is not None])
+    return [WorkshopCard(w, availability(w, counts.get(w.id or 0, 0), now)) for w in workshops]
+
+
+def _confirmed_counts(session: Session, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(SignUp.workshop_id, func.count())
+        .where(col(SignUp.workshop_id).in_(ids), SignUp.status == SignUpStatus.CONFIRMED)
+        .group_by(col(SignUp.workshop_id))
+    ).all()
+    return {workshop_id: int(count) for workshop_id, count in rows}
+
+
+def public_by_slug(session: Session, slug: str) -> Workshop | None:
+    """A workshop anyone may see: published or cancelled (so old links explain), never draft."""
+    workshop = session.exec(select(Workshop).where(Workshop.slug == slug[:80])).first()
+    if workshop is None or workshop.status == WorkshopStatus.DRAFT:
+        return None
+    return workshop
+
+
+def facilitators(session: Session, workshop_id: int) -> list[StaffUser]:
+    return list(
+        session.exec(
+            select(StaffUser)
+            .join(WorkshopFacilitator, col(WorkshopFacilitator.staff_id) == col(StaffUser.id))
+            .where(WorkshopFacilitator.workshop_id == workshop_id)
+            .order_by(col(StaffUser.display_name))
+        ).all()
+    )
+
+
+# --- who may run a workshop ------------------------------------------------------------
+
+
+def can_run(identity: Identity, workshop: Workshop, staff_ids: set[int]) -> bool:
+    """Admins run every workshop; a facilitator runs the workshops they are assigned to."""
+    return permissions.can_run_workshop(identity, workshop.programme_id, staff_ids)
+
+
+def facilitator_ids(session: Session, workshop_id: int) -> set[int]:
+    return set(
+        session.exec(
+            select(WorkshopFacilitator.staff_id).where(
+                WorkshopFacilitator.workshop_id == workshop_id
+            )
+        ).all()
+    )
+
+
+def for_staff(session: Session, identity: Identity) -> list[Workshop]:
+    """The workshops this staff member runs: all for admins, else their programmes' (as a
+    programme's admin) and the ones they are assigned to."""
+    query = select(Workshop).order_by(col(Workshop.starts_at).desc())
+    if identity.has_role(Role.ADMIN):
+        return list(session.exec(query).all())
+    assert identity.staff is not None
+    admin_of = [p for role, p in identity.roles if role == Role.ADMIN and p is not None]
+    assigned = select(WorkshopFacilitator.workshop_id).where(
+        WorkshopFacilitator.staff_id == identity.staff.id
+    )
+    query = query.where(
+        or_(col(Workshop.id).in_(assigned), col(Workshop.programme_id).in_(admin_of))
+    )
+    return list(session.exec(query).all())
+
+
+def possible_facilitators(session: Session) -> list[StaffUser]:
+    return list(
+        session.exec(
+            select(StaffUser)
+            .where(
+                col(StaffUser.active).is_(True),
+                col(StaffUser.id).in_(
+                    select(StaffRole.staff_id).where(
+                        col(StaffRole.role).in_([Role.FACILITATOR, Role.ADMIN])
+                    )
+                ),
+            )
+            .order_by(col(StaffUser.display_name))
+        ).all()
+    )
+
+
+def programmes(session: Session) -> list[Programme]:
+    return list(session.exec(select(Programme).order_by(col(Programme.title))).all())
+
+
+# --- staff set workshops up ------------------------------------------------------------
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def parse_local(value: str, tz: ZoneInfo) -> datetime:
+    """A `datetime-local` value ("2026-12-05T16:30"), read as UK time."""
+    value = value.strip().replace(" ", "T")[:16]
+    return datetime.strptime(value, LOCAL_FORMAT).replace(tzinfo=tz)
+
+
+def to_local_value(value: datetime | None, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime(LOCAL_FORMAT) if value else ""
+
+
+_DATE_MESSAGE = "Enter a date and time like 5 December 2026 at 4:30pm"
+
+
+def _local_field(value: str) -> str:
+    try:
+        datetime.strptime(value.strip().replace(" ", "T")[:16], LOCAL_FORMAT)
+    except ValueError:
+        raise ValueError(_DATE_MESSAGE) from None
+    return value
+
+
+class WorkshopForm(FormModel):
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=5000)
+    audience: Literal["children", "young_people", "young_adults", "parents"]
+    mode: Literal["in_person", "online", "both"]
+    place: str | None = Field(default=None, max_length=300)
+    access_info: str | None = Field(default=None, max_length=2000)
+    online_link: str | None = Field(default=None, max_length=500)
+    starts_at: str
+    ends_at: str
+    capacity: int = Field(ge=1, le=5000)
+    reserved_places: int = Field(default=0, ge=0, le=5000)
+    sign_up_opens_at: str | None = None
+    sign_up_closes_at: str | None = None
+    facilitators: list[str] = []
+    status: Literal["draft", "published"] = "draft"
+
+    multi = ("facilitators",)
+    messages = {
+        "title": {
+            "missing": "Enter a title",
+            "too_long": "The title must be 200 characters or fewer",
+        },
+        "description": {
+            "missing": "Enter a description in plain English",
+            "too_long": "The description must be 5,000 characters or fewer",
+        },
+        "audience": {"missing": "Choose who the workshop is for"},
+        "mode": {"missing": "Choose in person, online or both"},
+        "place": {"too_long": "The place must be 300 characters or fewer"},
+        "access_info": {"too_long": "Access information must be 2,000 characters or fewer"},
+        "online_link": {"too_long": "The joining link must be 500 characters or fewer"},
+        "starts_at": {"missing": "Enter when the workshop starts"},
+        "ends_at": {"missing": "Enter when the workshop ends"},
+        "capacity": {
+            "missing": "Enter how many people can come",
+            "invalid": "Capacity must be a whole number from 1 to 5,000",
+        },
+        "reserved_places": {"invalid": "Reserved places must be a whole number, 0 or more"},
+        "status": {"invalid": "Choose draft or published"},
+    }
+
+    _dates = field_validator("starts_at", "ends_at", "sign_up_opens_at", "sign_up_closes_at")(
+        classmethod(lambda cls, v: _local_field(v) if v is not None else v)
+    )
+
+    @field_validator("online_link")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https://[^\s<>\"']+$", value):
+            raise ValueError("Enter a joining link that starts with https://")
+        return value
+
+
+def cross_check(state: FormState[WorkshopForm]) -> None:
+    """Checks between fields, reported beside the field to fix."""
+    form = state.data
+    if form is None:
+        return
+    if form.mode in {"in_person", "both"} and not form.place:
+        state.add_error("place", "Enter where the workshop is")
+    if form.mode in {"online", "both"} and not form.online_link:
+        state.add_error("online_link", "Enter the joining link for the online workshop")
+    if form.reserved_places > form.capacity:
+        state.add_error("reserved_places", "Reserved places can't be more than the capacity")
+    if _norm(form.ends_at) <= _norm(form.starts_at):
+        state.add_error("ends_at", "The end must be after the start")
+    if (
+        form.sign_up_opens_at
+        and form.sign_up_closes_at
+        and _norm(form.sign_up_closes_at) <= _norm(form.sign_up_opens_at)
+    ):
+        state.add_error("sign_up_closes_at", "Sign-up must close after it opens")
+
+
+def _norm(value: str) -> str:
+    return value.strip().replace(" ", "T")[:16]
+
+
+def slugify(title: str) -> str:
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:60].strip("-")
+    return text or "workshop"
+
+
+def unique_slug(session: Session, title: str, own_id: int | None = None) -> str:
+    base = slugify(title)
+    slug = base
+    while True:
+        found = session.exec(select(Workshop.id).where(Workshop.slug == slug)).first()
+        if found is None or found == own_id:
+            return slug
+        slug = f"{base}-{secrets.token_hex(2)}"
+
+
+def unique_code(session: Session) -> str:
+    while True:
+        code = join_codes.new_code()
+        if session.exec(select(Workshop.id).where(Workshop.join_code == code)).first() is None:
+            return code
+
+
+def apply_form(
+    session: Session,
+    settings: Settings,
+    form: WorkshopForm,
+    *,
+    workshop: Workshop | None,
+    programme_id: int,
+    actor: Identity,
+    now: datetime,
+) -> Workshop:
+    """Create a workshop, or change one, from the staff form."""
+    tz = settings.tz
+    creating = workshop is None
+    if workshop is None:
+        workshop = Workshop(
+            programme_id=programme_id,
+            slug=unique_slug(session, form.title),
+            join_code=unique_code(session),
+            created_at=now,
+            title="",
+            description="",
+            audience=form.audience,
+            age_range="",
+            mode=WorkshopMode(form.mode),
+            starts_at=now,
+            ends_at=now,
+        )
+    if workshop.status == WorkshopStatus.CANCELLED:
+        raise ValueError("cancelled workshops can't be changed")
+    workshop.title = form.title
+    workshop.description = form.description
+    workshop.audience = form.audience
+    workshop.age_range = AUDIENCE_AGE_RANGES[form.audience]
+    workshop.mode = WorkshopMode(form.mode)
+    workshop.place = form.place if workshop.is_in_person else None
+    workshop.access_info = form.access_info if workshop.is_in_person else None
+    workshop.online_link = form.online_link if workshop.is_online else None
+    workshop.starts_at = parse_local(form.starts_at, tz)
+    workshop.ends_at = parse_local(form.ends_at, tz)
+    workshop.capacity = form.capacity
+    workshop.reserved_places = form.reserved_places
+    workshop.sign_up_opens_at = (
+        parse_local(form.sign_up_opens_at, tz) if form.sign_up_opens_at else None
+    )
+    workshop.sign_up_closes_at = (
+        parse_local(form.sign_up_closes_at, tz) if form.sign_up_closes_at else None
+    )
+    workshop.status = WorkshopStatus(form.status)
+    session.add(workshop)
+    session.flush()
+    assert workshop.id is not None
+    _set_facilitators(session, workshop.id, form.facilitators, actor, creating)
+    audit.record(
+        session,
+        actor,
+        "workshop.created" if creating else "workshop.changed",
+        record_type="workshop",
+        record_id=workshop.id,
+        status=workshop.status.value,
+    )
+    return workshop
+
+
+def _set_facilitators(
+    session: Session, workshop_id: int, chosen: list[str], actor: Identity, creating: bool
+) -> None:
+    allowed = {s.id for s in possible_facilitators(session)}
+    wanted = {int(v) for v in chosen if v.isdigit() and int(v) in allowed}
+    if creating and actor.staff is not None and not actor.has_role(Role.ADMIN):
+        wanted.add(actor.staff.id or 0)  # a facilitator who creates a workshop runs it
+    current = {
+        f.staff_id: f
+        for f in session.exec(
+            select(WorkshopFacilitator).where(WorkshopFacilitator.workshop_id == workshop_id)
+        )
+    }
+    for staff_id, row in current.items():
+        if staff_id not in wanted:
+            session.delete(row)
+    for staff_id in wanted - set(current):
+        session.add(WorkshopFacilitator(workshop_id=workshop_id, staff_id=staff_id))
+    session.flush()
+
+
+def form_values(workshop: Workshop, settings: Settings, staff_ids: set[int]) -> dict[str, object]:
+    tz = settings.tz
+    return {
+        "title": workshop.title,
+        "description": workshop.description,
+        "audience": workshop.audience,
+        "mode": workshop.mode.value,
+        "place": workshop.place or "",
+        "access_info": workshop.access_info or "",
+        "online_link": workshop.online_link or "",
+        "starts_at": to_local_value(workshop.starts_at, tz),
+        "ends_at": to_local_value(workshop.ends_at, tz),
+        "capacity": str(workshop.capacity),
+        "reserved_places": str(workshop.reserved_places),
+        "sign_up_opens_at": to_local_value(workshop.sign_up_opens_at, tz),
+        "sign_up_closes_at": to_local_value(workshop.sign_up_closes_at, tz),
+        "facilitators": [str(i) for i in sorted(staff_ids)],
+        "status": workshop.status.value if workshop.status != WorkshopStatus.CANCELLED else "",
+    }
+
+
+# --- join codes ------------------------------------------------------------------------
+
+
+def code_window(settings: Settings, workshop: Workshop) -> tuple[datetime, datetime]:
+    """A code works from shortly before the start until a while after the end."""
+    return (
+        workshop.starts_at - timedelta(minutes=settings.join_code_opens_minutes_before),
+        workshop.ends_at + timedelta(minutes=settings.join_code_closes_minutes_after),
+    )
+
+
+def code_works_now(settings: Settings, workshop: Workshop, now: datetime) -> bool:
+    opens, closes = code_window(settings, workshop)
+    return workshop.status == WorkshopStatus.PUBLISHED and opens <= now < closes
+
+
+def by_code(session: Session, settings: Settings, code: str, now: datetime) -> Workshop | None:
+    """The workshop this code lets people into right now; None for anything else."""
+    code = join_codes.normalise_code(code)
+    if len(code) != join_codes.CODE_LENGTH:
+        return None
+    workshop = session.exec(select(Workshop).where(Workshop.join_code == code)).first()
+    if workshop is None or not code_works_now(settings, workshop, now):
+        return None
+    return workshop
+
+
+def rotate_code(session: Session, workshop: Workshop, actor: Identity) -> str:
+    """A new code at once; the old one stops working (e.g. it was shared somewhere public)."""
+    workshop.join_code = unique_code(session)
+    session.add(workshop)
+    session.flush()
+    audit.record(
+        session, actor, "workshop.code_rotated", record_type="workshop", record_id=workshop.id
+    )
+    return workshop.join_code
+
+
+def join_url(settings: Settings, code: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/join?code={code}"
+
+
+def qr_svg(data: str) -> bytes:
+    """An SVG QR code with no inline style (the Content-Security-Policy forbids it)."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(
+        buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True, title="QR code"
+    )
+    return buffer.getvalue()

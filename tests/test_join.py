@@ -1,0 +1,219 @@
+"""Joining on the day with a code: no email, no password, and no way to find codes by guessing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from app.models import ConsentPurpose, SignUp, WorkshopAttendance, WorkshopStatus
+from app.ratelimit import RateLimits
+from app.services import consent, join_codes
+from app.services import workshops as workshop_service
+
+DIDNT_WORK = "That code didn&#39;t work. Check it with your facilitator."
+
+
+@pytest.fixture
+def today(make_workshop, clock):
+    """A workshop that starts in 10 minutes: its code works now."""
+    return make_workshop(starts_at=clock.now + timedelta(minutes=10), title="Today's workshop")
+
+
+def join_with(client, code: str, name: str = "Sky", **extra: str):
+    first = client.submit("/join", {"code": code})
+    assert first.status_code == 303, first.text[:500]
+    you = client.get(first.headers["location"])
+    assert you.status_code == 200
+    assert "Choose a name for today" in you.text
+    ticket = re.search(r'name="ticket" value="([^"]+)"', you.text).group(1)
+    data = {"ticket": ticket, "display_name": name, "agree": "yes", **extra}
+    return client.submit("/join/you", data, page=first.headers["location"])
+
+
+def test_a_code_lets_you_into_the_room_with_just_a_name(client, session, today):
+    code = today.join_code
+    typed = f"  {code[:3].lower()} {code[3:].lower()} "  # case and spaces don't matter
+    done = join_with(client, typed)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/workshops/{today.slug}/room"
+    room = client.get(done.headers["location"])
+    assert room.status_code == 200
+    assert "You are in the workshop" in room.text
+    assert "Hello Sky" in room.text
+    [attendance] = session.exec(
+        select(WorkshopAttendance).where(WorkshopAttendance.workshop_id == today.id)
+    ).all()
+    assert consent.has_consent(session, attendance.participant_id, ConsentPurpose.TAKE_PART)
+
+
+def test_the_join_page_and_house_rules_say_what_happens(client, today):
+    first = client.submit("/join", {"code": today.join_code})
+    page = client.get(first.headers["location"]).text
+    assert "What happens to what you say" in page
+    assert "House rules" in page
+    ticket = re.search(r'name="ticket" value="([^"]+)"', page).group(1)
+    refused = client.submit("/join/you", {"ticket": ticket, "display_name": "Sky"}, page="/join")
+    assert "Tick the box to say you agree to the house rules" in refused.text
+    assert 'value="Sky"' in refused.text
+
+
+def test_the_qr_code_link_fills_the_code_in(client, today):
+    page = client.get(f"/join?code={today.join_code}")
+    assert f'value="{today.join_code}"' in page.text
+
+
+@pytest.mark.parametrize(
+    "when", ["too_early", "too_late", "draft", "cancelled", "wrong", "rotated"]
+)
+def test_a_wrong_or_expired_code_says_exactly_the_same_thing(client, session, clock, today, when):
+    code = today.join_code
+    if when == "too_early":
+        clock.advance(minutes=-31)  # 41 minutes before the start; codes open 30 minutes before
+    elif when == "too_late":
+        clock.advance(hours=3, minutes=11)  # 61 minutes after the end
+    elif when in {"draft", "cancelled"}:
+        today.status = WorkshopStatus(when)
+        session.add(today)
+        session.commit()
+    elif when == "wrong":
+        code = "ZZZZZZ" if code != "ZZZZZZ" else "YYYYYY"
+    elif when == "rotated":
+        workshop_service.rotate_code(session, today, identity_none())
+        session.commit()
+    response = client.submit("/join", {"code": code})
+    assert response.status_code == 200
+    assert DIDNT_WORK in response.text
+    assert today.title not in response.text  # never says whether the code exists
+
+
+def identity_none():
+    from app.services.identity import Identity
+
+    return Identity()
+
+
+def test_codes_have_no_look_alikes_and_a_typo_gets_a_kind_message(client):
+    assert not set("01OIL") & set(join_codes.ALPHABET)
+    assert all(set(join_codes.new_code()) <= set(join_codes.ALPHABET) for _ in range(200))
+    short = client.submit("/join", {"code": "AB3"})
+    assert "Codes have 6 letters and numbers" in short.text
+
+
+def test_a_ticket_cannot_be_forged_or_reused_after_the_code_changes(client, session, today):
+    first = client.submit("/join", {"code": today.join_code})
+    location = first.headers["location"]
+    forged = location[:-4] + "abcd"
+    assert DIDNT_WORK in client.get(forged).text
+    workshop_service.rotate_code(session, today, identity_none())
+    session.commit()
+    assert DIDNT_WORK in client.get(location).text
+
+
+def test_people_who_signed_up_can_link_their_sign_up(client, session, clock, today):
+    from tests.test_signup import sign_up_through
+
+    sign_up_through(client, today, email="linked@example.org")
+    row = session.exec(select(SignUp).where(SignUp.contact_key == "linked@example.org")).one()
+    client.cookies.clear()
+    wrong = join_with(client, today.join_code, reference="W-NOTREAL", email="linked@example.org")
+    assert wrong.status_code == 200
+    assert "find a sign-up with that reference" in wrong.text
+    done = join_with(
+        client,
+        today.join_code,
+        name="Sky J",
+        reference=row.reference.lower(),
+        email="Linked@example.org",
+    )
+    assert done.status_code == 303
+    session.expire_all()
+    row = session.get(SignUp, row.id)
+    assert row.checked_in_at is not None
+    attendance = session.exec(
+        select(WorkshopAttendance).where(WorkshopAttendance.workshop_id == today.id)
+    ).one()
+    assert attendance.participant_id == row.participant_id
+    assert attendance.sign_up_id == row.id
+
+
+def test_the_room_is_only_for_people_in_it(client, session, make_workshop, today):
+    from tests.factories import make_participant, sign_in
+
+    assert client.get(f"/workshops/{today.slug}/room").status_code == 303  # sign in first
+    sign_in(client, session, participant=make_participant(session))
+    assert client.get(f"/workshops/{today.slug}/room").status_code == 404
+
+
+def test_rate_limit_per_address_stops_guessing_long_before_a_code_is_found(client, app, settings):
+    """31^6 = 887,503,681 codes. At 20 tries a minute from one address, finding one live code
+    takes about 42 years on average (half the codes). The limiter refuses the 21st try."""
+    assert len(join_codes.ALPHABET) ** join_codes.CODE_LENGTH == 887_503_681
+    per_minute = int(settings.join_rate_per_ip.split("/")[0])
+    assert join_codes.brute_force_years(per_minute) > 40
+    token = client.csrf("/join")
+    statuses = []
+    for n in range(per_minute + 5):
+        guess = join_codes.new_code()
+        statuses.append(client.post("/join", data={"code": guess, "csrf_token": token}).status_code)
+    assert statuses[:per_minute] == [200] * per_minute
+    assert set(statuses[per_minute:]) == {429}
+
+
+def test_rate_limit_per_code_stops_guessing_from_many_addresses(client, app, settings):
+    limits: RateLimits = app.state.rate_limits
+    per_code = int(settings.join_rate_per_code.split("/")[0])
+    results = [
+        limits.hit(settings.join_rate_per_code, "join-code", "ABCDEF") for _ in range(per_code + 1)
+    ]
+    assert results[:per_code] == [True] * per_code
+    assert results[-1] is False
+
+
+@pytest.mark.skipif("not __import__('os').environ.get('HEARD_REDIS_URL')")
+def test_rate_limits_are_shared_through_redis(settings):
+    import os
+    import uuid
+
+    namespace = f"test-{uuid.uuid4().hex}"
+    one = RateLimits(os.environ["HEARD_REDIS_URL"], namespace=namespace)
+    two = RateLimits(os.environ["HEARD_REDIS_URL"], namespace=namespace)
+    hits = [one.hit("3/minute", "join-ip", "x"), two.hit("3/minute", "join-ip", "x")]
+    hits += [one.hit("3/minute", "join-ip", "x"), two.hit("3/minute", "join-ip", "x")]
+    assert hits == [True, True, True, False]
+
+
+def test_hostile_inputs_on_the_join_pages_are_never_a_500(client, today):
+    import json
+
+    from tests.conftest import shared_fixture
+
+    inputs = json.loads(shared_fixture("hostile_inputs.json").read_text())["inputs"]
+    first = client.submit("/join", {"code": today.join_code})
+    page = client.get(first.headers["location"]).text
+    ticket = re.search(r'name="ticket" value="([^"]+)"', page).group(1)
+    for value in inputs:
+        for data in (
+            {"ticket": ticket, "display_name": value, "reference": value, "email": value},
+            {"ticket": value, "display_name": value, "agree": "yes"},
+        ):
+            response = client.submit_raw("/join/you", data, page="/join")
+            assert response.status_code in {200, 303}, value
+            assert "<script>alert(1)</script>" not in response.text
+        safe = value[:50].encode("utf-8", "replace").decode()
+        assert client.get("/join/you", params={"ticket": safe}).status_code == 200
+
+
+def test_a_borrowed_phone_never_hands_over_the_last_persons_identity(client, session, today):
+    join_with(client, today.join_code, name="Sky")
+    first = session.exec(select(WorkshopAttendance)).all()
+    join_with(client, today.join_code, name="Sky")  # the same person again: no duplicate
+    assert len(session.exec(select(WorkshopAttendance)).all()) == len(first)
+    join_with(client, today.join_code, name="River")  # someone else on the same phone
+    rows = session.exec(
+        select(WorkshopAttendance).where(WorkshopAttendance.workshop_id == today.id)
+    ).all()
+    assert len(rows) == 2
+    assert "Hello River" in client.get(f"/workshops/{today.slug}/room").text
