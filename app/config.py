@@ -21,6 +21,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/heard.db"
+    # PostgreSQL connections each web process keeps open (SQLite ignores it).
+    database_pool_size: int = 20
     redis_url: str | None = None
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
@@ -58,7 +60,9 @@ class Settings(BaseSettings):
 
     # Rate limits, in the `limits` library's notation.
     join_rate_per_ip: str = "20/minute"
-    join_rate_per_code: str = "60/minute"
+    # Per code, across every address: high enough for a large workshop joining in one minute
+    # (the bench's 300), while the per-address limit is what stops guessing.
+    join_rate_per_code: str = "400/minute"
     sign_in_rate_per_ip: str = "10/minute"
 
     # Workshops: a join code works from this long before the start until this long after the end.

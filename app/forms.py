@@ -93,8 +93,12 @@ def _message(model: type[FormModel], name: str, error: Any) -> str:
     kinds = model.messages.get(name, {})
     kind = _kind(error["type"])
     if kind == "custom":
-        # A validator's own words (raise ValueError("Enter ...")) are already kind.
-        return str(error.get("ctx", {}).get("error", error["msg"]))
+        # A validator's own words (raise ValueError("Enter ...")) are already kind. A library's
+        # value error (EmailStr says "value is not a valid email address: ...") is not.
+        own_words = error.get("ctx", {}).get("error")
+        if own_words is not None:
+            return str(own_words)
+        kind = "invalid"
     return kinds.get(kind) or kinds.get("invalid") or "Check this answer and try again"
 
 

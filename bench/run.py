@@ -112,12 +112,9 @@ def start_server(url: str, port: int, pool_size: int) -> subprocess.Popen[bytes]
         HEARD_BASE_URL=f"http://127.0.0.1:{port}",
         HEARD_MAIL_DIR=str(ROOT / "var" / "bench" / "mail"),
         HEARD_OUTBOX_INTERVAL_SECONDS="0",
-        # 300 people joining one workshop in a minute is more than the default per-code
-        # limit (60 a minute, meant to slow guessing); a real large workshop sets this too.
-        HEARD_JOIN_RATE_PER_CODE="1000/minute",
+        HEARD_DATABASE_POOL_SIZE=str(pool_size),
     )
     env.pop("HEARD_REDIS_URL", None)
-    env["HEARD_BENCH_POOL_SIZE"] = str(pool_size)
     log = (ROOT / "var" / "bench" / "server.log").open("ab")
     process = subprocess.Popen(  # noqa: S603
         [
@@ -125,7 +122,7 @@ def start_server(url: str, port: int, pool_size: int) -> subprocess.Popen[bytes]
             "-m",
             "uvicorn",
             "--factory",
-            "bench.server:build",
+            "app.main:build",
             "--host",
             "127.0.0.1",
             "--port",
@@ -339,7 +336,7 @@ def main() -> None:
         "--pool",
         type=int,
         default=40,
-        help="PostgreSQL connections the server keeps open (0: SQLAlchemy's default, 5 + 10)",
+        help="PostgreSQL connections the server keeps open (HEARD_DATABASE_POOL_SIZE)",
     )
     args = parser.parse_args()
     folder = ROOT / "var" / "bench"

@@ -99,6 +99,13 @@ class WorkshopFacilitator(SQLModel, table=True):
     workshop_id: int = Field(foreign_key="workshop.id", index=True, ondelete="CASCADE")
     staff_id: int = Field(foreign_key="staff_user.id", index=True, ondelete="CASCADE")
 
+    personal_data: ClassVar[PersonalData] = PersonalData(
+        subject="staff",
+        link="staff_id",
+        fields=("workshop_id",),
+        purpose="To know which workshops a member of staff runs, so only they see its attendees.",
+    )
+
 
 class SignUpStatus(StrEnum):
     CONFIRMED = "confirmed"

@@ -348,6 +348,117 @@ def change_consents(
     return redirect(request, "/me?done=consents#consents")
 
 
+# Changing my details -------------------------------------------------------------------------
+
+AgeChoice = Literal["under_13", "13_15", "16_17", "18_25", "26_plus", "prefer_not"]
+Whose = Literal["mine", "parent"]
+
+
+class DetailsForm(FormModel):
+    display_name: str = Field(min_length=1, max_length=60)
+    age_band: AgeChoice
+    whose: Whose | None = None
+    contact_email: EmailStr | None = Field(default=None, max_length=254)
+    role_words: str | None = Field(default=None, max_length=120)
+
+    messages = {
+        "display_name": {
+            "missing": "Enter the name you want to use",
+            "too_long": "Your name must be 60 characters or fewer",
+        },
+        "age_band": {
+            "missing": "Choose how old you are, or choose I'd rather not say",
+            "invalid": "Choose how old you are, or choose I'd rather not say",
+        },
+        "whose": {"invalid": "Choose whose email address it is"},
+        "contact_email": {
+            "invalid": "Enter an email address like name@example.org",
+            "too_long": "The email address must be 254 characters or fewer",
+        },
+        "role_words": {"too_long": "Words about you must be 120 characters or fewer"},
+    }
+
+
+DETAILS_FRAGMENTS = {"details-form": "details_form"}
+
+
+def _details_page(
+    request: Request, settings: Settings, me: Participant, form: FormState[Any]
+) -> HTMLResponse:
+    return render(
+        request,
+        "me/details.html",
+        {
+            "form": form,
+            "words": words_for(me),
+            "parent_under": settings.parent_consent_under,
+        },
+        fragments=DETAILS_FRAGMENTS,
+    )
+
+
+@router.get("/me/details", response_class=HTMLResponse)
+def details_form(request: Request, settings: SettingsDep, who: SignedInParticipant) -> HTMLResponse:
+    me = _me(who)
+    values = {
+        "display_name": me.display_name,
+        "age_band": me.age_band.value if me.age_band else "prefer_not",
+        "whose": ("parent" if me.contact_is_parent else "mine") if me.contact_email else "",
+        "contact_email": me.contact_email or "",
+        "role_words": me.role_words or "",
+    }
+    return _details_page(request, settings, me, empty_form(DetailsForm, **values))
+
+
+@router.post("/me/details", response_class=HTMLResponse)
+def change_details(
+    request: Request,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: SignedInParticipant,
+) -> Response:
+    # Only ever the signed-in person's own record: there is no id in the address or the form.
+    me = _me(who)
+    form = parse_form(DetailsForm, data)
+    band: AgeBand | None = None
+    if form.ok and form.data is not None:
+        details = form.data
+        band = None if details.age_band == "prefer_not" else AgeBand(details.age_band)
+        if participants.would_skip_parent(session, settings, me, band):
+            form.add_error(
+                "age_band",
+                "We have asked your parent or carer, so you cannot change your age here. "
+                "If it is wrong, use Contact us to tell the team.",
+            )
+        if details.contact_email and details.whose is None:
+            form.add_error("whose", "Choose whose email address it is")
+        elif participants.parent_email_needed(session, settings, me, band) and not (
+            details.contact_email and details.whose == "parent"
+        ):
+            form.add_error(
+                "contact_email",
+                "Because of your age, give your parent or carer's email address. "
+                "We will ask them to say yes.",
+            )
+    if not form.ok or form.data is None:
+        return _details_page(request, settings, me, form)
+    participants.change_details(
+        session,
+        settings,
+        who,
+        me,
+        display_name=form.data.display_name,
+        age_band=band,
+        contact_email=str(form.data.contact_email) if form.data.contact_email else None,
+        contact_is_parent=form.data.whose == "parent",
+        role_words=form.data.role_words,
+        now=now,
+    )
+    return redirect(request, "/me?done=details")
+
+
 # Download and delete ------------------------------------------------------------------------
 
 

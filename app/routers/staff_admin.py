@@ -83,11 +83,16 @@ ROLE_OPTIONS = [(role.value, role.label) for role in Role]
 
 
 @router.get("/staff/people", response_class=HTMLResponse)
-def people(request: Request, session: SessionDep, _: StaffManager) -> HTMLResponse:
+def people(request: Request, session: SessionDep, _: StaffManager, done: str = "") -> HTMLResponse:
     return render(
         request,
         "staff/people.html",
-        {"people": staff.everyone(session), "programmes": {p.id: p for p in _programmes(session)}},
+        {
+            "people": staff.everyone(session),
+            "programmes": {p.id: p for p in _programmes(session)},
+            "done": done[:20],
+            "is_erased": staff.is_erased,
+        },
     )
 
 
@@ -136,6 +141,7 @@ def _member_page(
             "form": form,
             "role_options": ROLE_OPTIONS,
             "programmes": _programmes(session),
+            "erased": staff.is_erased(member),
             **extra,
         },
     )
@@ -194,6 +200,8 @@ def deactivate(
 def reactivate(
     request: Request, session: SessionDep, member: Member, who: StaffManager
 ) -> Response:
+    if staff.is_erased(member):
+        return _erase_page(request, member, "erased")
     staff.set_active(session, who, member, True)
     return redirect(request, f"/staff/people/{member.id}?done=reactivated")
 
@@ -206,3 +214,26 @@ def end_sessions(
     if who.staff is not None and member.id == who.staff.id:
         return redirect(request, "/staff/sign-in")
     return redirect(request, f"/staff/people/{member.id}?done=sessions")
+
+
+# Erasing a former member of staff: switched off first, never yourself, confirmed on a page.
+
+
+def _erase_page(request: Request, member: StaffUser, why_not: str | None) -> HTMLResponse:
+    """The confirm page, or (why_not: "self", "active", "erased") a kind word on why not."""
+    return render(request, "staff/erase.html", {"member": member, "why_not": why_not})
+
+
+@router.get("/staff/people/{staff_id}/erase", response_class=HTMLResponse)
+def erase_confirm(request: Request, member: Member, who: StaffManager) -> HTMLResponse:
+    return _erase_page(request, member, staff.why_not_erase(who, member))
+
+
+@router.post("/staff/people/{staff_id}/erase", response_class=HTMLResponse)
+def erase(request: Request, session: SessionDep, member: Member, who: StaffManager) -> Response:
+    why_not = staff.why_not_erase(who, member)
+    if why_not is not None:
+        # Yourself, still switched on, or already removed (a second press, a replayed post).
+        return _erase_page(request, member, why_not)
+    staff.erase(session, who, member)
+    return redirect(request, "/staff/people?done=erased")

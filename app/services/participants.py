@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, func, select
 
 from app.config import Settings
-from app.models import AgeBand, Participant
-from app.services import audit, identity, outbox
+from app.models import AgeBand, ConsentState, Participant
+from app.services import audit, consent, identity, outbox
+from app.services.identity import Identity
 
 PARTICIPANT_LINK = "participant_sign_in"
 # A parent's address may be shared by brothers and sisters: one email names them all.
@@ -117,3 +118,103 @@ def redeem_sign_in_link(session: Session, token: str, now: datetime) -> Particip
 
 def find_by_id(session: Session, participant_id: int) -> Participant | None:
     return session.get(Participant, participant_id)
+
+
+# Changing your own details (from "My stuff") -------------------------------------------------
+
+# The fields a person may change themselves, in the order the page asks about them.
+DETAIL_FIELDS = ("display_name", "age_band", "contact_email", "contact_is_parent", "role_words")
+PARENT_CONTEXT = "activities on Heard"
+
+
+def _one_line(text: str | None, limit: int) -> str | None:
+    """Runs of spaces and line breaks become one space: these show on one line everywhere."""
+    return " ".join((text or "").split())[:limit] or None
+
+
+def parent_email_needed(
+    session: Session, settings: Settings, participant: Participant, new_band: AgeBand | None
+) -> bool:
+    """Moving to this age band means a parent or carer must now say yes, and nobody has asked.
+
+    Their email is then needed so we can ask them: changing an age band never skips it.
+    """
+    return (
+        consent.needs_parent_consent(settings, new_band)
+        and not consent.needs_parent_consent(settings, participant.age_band)
+        and consent.parent_consent_status(session, participant.id or 0) is None
+    )
+
+
+def would_skip_parent(
+    session: Session, settings: Settings, participant: Participant, new_band: AgeBand | None
+) -> bool:
+    """A parent or carer was asked (and has not said yes), and this age band would not need them.
+
+    Changing one's own age band must not step round a parent's answer, waiting or "no".
+    """
+    status = consent.parent_consent_status(session, participant.id or 0)
+    return (
+        status is not None
+        and status != ConsentState.GIVEN
+        and consent.needs_parent_consent(settings, participant.age_band)
+        and not consent.needs_parent_consent(settings, new_band)
+    )
+
+
+def change_details(
+    session: Session,
+    settings: Settings,
+    actor: Identity,
+    participant: Participant,
+    *,
+    display_name: str,
+    age_band: AgeBand | None,
+    contact_email: str | None,
+    contact_is_parent: bool,
+    role_words: str | None,
+    now: datetime,
+) -> list[str]:
+    """Change a person's own details; returns the names of the fields that changed.
+
+    If their age band now needs a parent or carer to say yes and nobody has been asked, a
+    parent's email given here is asked at once (the same request a sign-up makes). Until they
+    say yes, `consent.may_take_part` stays False. The audit entry names fields, never values.
+    """
+    assert participant.id is not None
+    email = normalise_email(contact_email)
+    wanted = {
+        "display_name": _one_line(display_name, 60) or participant.display_name,
+        "age_band": age_band,
+        "contact_email": email,
+        "contact_is_parent": contact_is_parent and email is not None,
+        "role_words": _one_line(role_words, 120),
+    }
+    changed = [name for name in DETAIL_FIELDS if getattr(participant, name) != wanted[name]]
+    for name in changed:
+        setattr(participant, name, wanted[name])
+    participant.last_active_at = now
+    session.add(participant)
+    session.flush()
+    asked_parent = False
+    if (
+        consent.needs_parent_consent(settings, participant.age_band)
+        and consent.parent_consent_status(session, participant.id) is None
+        and participant.contact_is_parent
+        and participant.contact_email
+    ):
+        consent.request_parent_consent(
+            session, settings, participant, participant.contact_email, now, context=PARENT_CONTEXT
+        )
+        asked_parent = True
+    if changed:
+        audit.record(
+            session,
+            actor,
+            "participant.details_changed",
+            record_type="participant",
+            record_id=participant.id,
+            fields=changed,
+            parent_asked=asked_parent,
+        )
+    return changed

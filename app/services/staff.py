@@ -9,7 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from app.config import Settings
 from app.models import Role, StaffRole, StaffUser
-from app.services import audit, identity, outbox
+from app.services import audit, identity, my_data, outbox
 from app.services.identity import Identity
 
 STAFF_LINK = "staff_sign_in"
@@ -250,3 +250,38 @@ def sign_in_by_email_claim(session: Session, email: str | None, now: datetime) -
 def oidc_email_hash(email: str) -> str:
     """Refused emails are audited by a short hash, so the log holds no stranger's address."""
     return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:16]
+
+
+# Erasing a former member of staff -------------------------------------------------------------
+
+ERASE_REASON = "former staff member, removed by an admin"
+
+
+def is_erased(member: StaffUser) -> bool:
+    """An erased account keeps its row (others' records point at it) under a placeholder."""
+    placeholder = StaffUser.personal_data.replacements["email"]
+    return bool(member.email == placeholder.format(id=member.id))
+
+
+def why_not_erase(actor: Identity, member: StaffUser) -> str | None:
+    """None if `actor` may erase `member` now; otherwise "self", "erased" or "active".
+
+    Nobody erases their own account, and an account is switched off (signed out, roles
+    still visible) before it can be erased, so erasing is always a second, deliberate step.
+    """
+    if actor.staff is not None and actor.staff.id == member.id:
+        return "self"
+    if is_erased(member):
+        return "erased"
+    if member.active:
+        return "active"
+    return None
+
+
+def erase(session: Session, actor: Identity, member: StaffUser) -> dict[str, int]:
+    """Anonymise a former member of staff, de-identify their audit entries, end their sessions.
+
+    `my_data.erase` does the work from the personal-data declarations and audits it.
+    """
+    assert member.id is not None and why_not_erase(actor, member) is None
+    return my_data.erase(session, "staff", member.id, reason=ERASE_REASON, actor=actor)
