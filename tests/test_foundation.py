@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import json
 import logging
@@ -177,7 +176,7 @@ def test_outbox_writes_eml_files_when_no_smtp_host(session, settings):
         attachments=(outbox.Attachment("w.ics", "text/calendar", b"BEGIN:VCALENDAR"),),
     )
     session.commit()
-    sent, failed = asyncio.run(outbox.send_due(_open(session), settings, now))
+    sent, failed = outbox.send_due_blocking(_open(session), settings, now)
     assert (sent, failed) == (1, 0)
     assert queued is not None
     path = Path(settings.mail_dir) / f"{queued.id:08d}.eml"
@@ -188,7 +187,7 @@ def test_outbox_writes_eml_files_when_no_smtp_host(session, settings):
     assert names == ["w.ics"]
     assert _reload(session, queued).status == "sent"
     # Running again sends nothing more.
-    assert asyncio.run(outbox.send_due(_open(session), settings, now)) == (0, 0)
+    assert outbox.send_due_blocking(_open(session), settings, now) == (0, 0)
 
 
 def test_outbox_retries_with_backoff_then_gives_up(session, settings, monkeypatch):
@@ -201,17 +200,17 @@ def test_outbox_retries_with_backoff_then_gives_up(session, settings, monkeypatc
         raise ConnectionRefusedError("smtp down")
 
     monkeypatch.setattr(outbox, "deliver", broken)
-    assert asyncio.run(outbox.send_due(_open(session), settings, now)) == (0, 1)
+    assert outbox.send_due_blocking(_open(session), settings, now) == (0, 1)
     queued = _reload(session, queued)
     assert queued.status == "pending"
     assert queued.next_attempt_at == now + timedelta(minutes=1)
     assert queued.last_error == "ConnectionRefusedError"
     # Not due again until the backoff has passed.
-    assert asyncio.run(outbox.send_due(_open(session), settings, now)) == (0, 0)
+    assert outbox.send_due_blocking(_open(session), settings, now) == (0, 0)
     when = now
     for _ in range(outbox.MAX_ATTEMPTS - 1):
         when += timedelta(days=1)
-        asyncio.run(outbox.send_due(_open(session), settings, when))
+        outbox.send_due_blocking(_open(session), settings, when)
     queued = _reload(session, queued)
     assert queued.status == "failed"
     assert queued.attempts == outbox.MAX_ATTEMPTS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -23,7 +22,7 @@ def smtp(settings):
 
 
 def _send(app, settings, clock) -> None:
-    sent, failed = asyncio.run(outbox.send_due(app.state.open_session, settings, clock.now))
+    sent, failed = outbox.send_due_blocking(app.state.open_session, settings, clock.now)
     assert failed == 0 and sent >= 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +40,7 @@ def run_all(
         with open_session(True) as session:
             report.counts[name] = fn(session, settings, now)
             session.commit()
-    sent, failed = asyncio.run(outbox.send_due(open_session, settings, now))
+    sent, failed = outbox.send_due_blocking(open_session, settings, now)
     report.counts["emails sent"] = sent
     report.counts["emails to retry"] = failed
     return report

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -193,3 +195,16 @@ async def send_due(open_session: object, settings: Settings, now: datetime) -> t
             session.add(email)
             session.commit()
     return sent, failed
+
+
+def send_due_blocking(open_session: object, settings: Settings, now: datetime) -> tuple[int, int]:
+    """`send_due` for synchronous callers (`heard jobs run`, tests).
+
+    Runs on its own event loop; in a thread when the caller's thread already runs one.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(send_due(open_session, settings, now))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, send_due(open_session, settings, now)).result()

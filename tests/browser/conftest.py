@@ -51,7 +51,10 @@ def _in_browser_dir(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark browser tests, and run the page inventory after every other test.
+    """Mark browser tests, run them after the quick tests, and the page inventory last.
+
+    (Quick tests first, so a broken rule fails in seconds; and Playwright's sync API keeps an
+    event loop on the main thread, which nothing after it should have to mind.)
 
     trylast: so -k, -m, --deselect and --lf have already deselected what they will.
     """
@@ -60,8 +63,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.browser)
     config.stash[_browser_items] = browser_items
     last = [item for item in browser_items if item.path.name == INVENTORY_FILE]
-    if last:
-        items[:] = [item for item in items if item not in last] + last
+    browser_first = [item for item in browser_items if item not in last]
+    chosen = set(browser_items)
+    items[:] = [item for item in items if item not in chosen] + browser_first + last
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
