@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings, get_settings
@@ -77,7 +78,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(SecurityMiddleware, settings=settings)
-    app.mount("/static", StaticFiles(directory=APP_DIR / "static"), name="static")
+    # Static files are compressed (phones, poor signal); pages are not, because they carry a
+    # CSRF token beside text people typed (BREACH). A proxy in front may compress them.
+    static = GZipMiddleware(StaticFiles(directory=APP_DIR / "static"), minimum_size=500)
+    app.mount("/static", static, name="static")
     for module in (
         health,
         pages,

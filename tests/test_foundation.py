@@ -378,3 +378,11 @@ def test_cli_upgrade_demo_create_staff_and_jobs(cli_env):
     result = runner.invoke(heard_cli.cli, ["jobs", "run"])
     assert result.exit_code == 0, result.output
     assert "emails sent" in result.output
+
+
+def test_static_files_are_compressed_and_pages_are_not(client):
+    headers = {"Accept-Encoding": "gzip"}
+    assert (
+        client.get("/static/css/heard.css", headers=headers).headers["content-encoding"] == "gzip"
+    )
+    assert "content-encoding" not in client.get("/", headers=headers).headers
