@@ -451,3 +451,30 @@ def test_erasing_someone_with_a_place_gives_it_to_the_next_person(
     session.expire_all()
     following = session.exec(select(SignUp).where(SignUp.contact_key == "next@example.org")).one()
     assert following.status == SignUpStatus.CONFIRMED
+
+
+def test_withdrawing_consent_to_take_part_gives_the_place_to_the_next_person(
+    client, session, make_workshop, clock
+):
+    from app.models import ConsentPurpose, Participant
+    from app.services import consent
+
+    workshop = make_workshop(capacity=1)
+    sign_up_through(client, workshop, email="first@example.org")
+    client.cookies.clear()
+    sign_up_through(client, workshop, email="second@example.org")
+    session.expire_all()
+    rows = {r.contact_key: r for r in session.exec(select(SignUp)).all()}
+    first = session.get(Participant, rows["first@example.org"].participant_id)
+    assert first is not None
+
+    consent.withdraw(session, first, ConsentPurpose.TAKE_PART, clock.now)
+    session.expire_all()
+    assert session.get(SignUp, rows["first@example.org"].id).status == SignUpStatus.CANCELLED
+    assert session.get(SignUp, rows["second@example.org"].id).status == SignUpStatus.CONFIRMED
+    # Withdrawing another purpose (being quoted) leaves places alone.
+    second = session.get(Participant, rows["second@example.org"].participant_id)
+    consent.give_current(session, second, ConsentPurpose.BE_QUOTED, clock.now)
+    consent.withdraw(session, second, ConsentPurpose.BE_QUOTED, clock.now)
+    session.expire_all()
+    assert session.get(SignUp, rows["second@example.org"].id).status == SignUpStatus.CONFIRMED

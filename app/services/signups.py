@@ -831,16 +831,30 @@ def counts(session: Session, workshop_id: int) -> dict[str, int]:
     return {SignUpStatus(status).value: int(n) for status, n in rows}
 
 
-@consent.on_erase
-def _free_places_of_erased_person(session: Session, participant: Participant) -> None:
-    """Someone asked to be forgotten: give their places to the people waiting first."""
+def _give_up_places(session: Session, participant: Participant, now: datetime) -> int:
+    """Cancel a person's places and waiting-list spots, promoting the people waiting."""
     from app.config import get_settings
-    from app.db import utcnow
 
     rows = session.exec(
         select(SignUp).where(
             SignUp.participant_id == participant.id, col(SignUp.status).in_(list(ACTIVE_SIGN_UP))
         )
     ).all()
-    for row in rows:
-        cancel(session, get_settings(), row, utcnow())
+    return sum(cancel(session, get_settings(), row, now) for row in rows)
+
+
+@consent.on_erase
+def _free_places_of_erased_person(session: Session, participant: Participant) -> None:
+    """Someone asked to be forgotten: give their places to the people waiting first."""
+    from app.db import utcnow
+
+    _give_up_places(session, participant, utcnow())
+
+
+@consent.on_withdraw
+def _free_places_when_no_longer_taking_part(
+    session: Session, participant: Participant, purpose: ConsentPurpose, now: datetime
+) -> None:
+    """Saying "stop, I don't want to take part" gives their places back too."""
+    if purpose == ConsentPurpose.TAKE_PART:
+        _give_up_places(session, participant, now)
