@@ -386,3 +386,16 @@ def test_static_files_are_compressed_and_pages_are_not(client):
         client.get("/static/css/heard.css", headers=headers).headers["content-encoding"] == "gzip"
     )
     assert "content-encoding" not in client.get("/", headers=headers).headers
+
+
+def test_demo_loads_once_and_keeps_the_drop_in_joinable(session):
+    from app.services import demo
+
+    first = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    demo.load(session, first)
+    counts = {m: len(session.exec(select(m)).all()) for m in (Programme, Workshop)}
+    later = first + timedelta(days=3)
+    demo.load(session, later)
+    assert {m: len(session.exec(select(m)).all()) for m in (Programme, Workshop)} == counts
+    drop_in = session.exec(select(Workshop).where(Workshop.slug == demo.DROP_IN_SLUG)).one()
+    assert later < drop_in.starts_at <= later + timedelta(minutes=15)

@@ -30,6 +30,7 @@ DEMO_ADMIN = "admin@heard.example.org"
 def load(session: Session, now: datetime) -> Programme:
     programme = session.exec(select(Programme).where(Programme.slug == PROGRAMME_SLUG)).first()
     if programme is not None:
+        _keep_drop_in_joinable(session, now)
         return programme
     programme = Programme(
         slug=PROGRAMME_SLUG,
@@ -178,11 +179,11 @@ def _more_workshops(session: Session, programme_id: int, now: datetime) -> None:
             created_at=now,
         )
     )
-    soon = (now + timedelta(minutes=15)).replace(second=0, microsecond=0)
+    soon = _drop_in_start(now)
     session.add(
         Workshop(
             programme_id=programme_id,
-            slug="drop-in-8-12",
+            slug=DROP_IN_SLUG,
             title="Drop-in: draw what a good social worker looks like",
             description=(
                 "A short, friendly session for 8 to 12 year olds. We draw and talk about what "
@@ -204,3 +205,23 @@ def _more_workshops(session: Session, programme_id: int, now: datetime) -> None:
             created_at=now,
         )
     )
+
+
+DROP_IN_SLUG = "drop-in-8-12"
+
+
+def _drop_in_start(now: datetime) -> datetime:
+    return (now + timedelta(minutes=15)).replace(second=0, microsecond=0)
+
+
+def _keep_drop_in_joinable(session: Session, now: datetime) -> None:
+    """Each `heard demo` (so each `make run`) moves the drop-in to 15 minutes from now, so
+    its join code works whenever someone tries Heard. Nothing else is touched."""
+    drop_in = session.exec(select(Workshop).where(Workshop.slug == DROP_IN_SLUG)).first()
+    if drop_in is None or drop_in.ends_at > now:
+        return
+    starts = _drop_in_start(now)
+    drop_in.starts_at, drop_in.ends_at = starts, starts + timedelta(hours=1)
+    drop_in.sign_up_closes_at = starts
+    session.add(drop_in)
+    session.flush()
