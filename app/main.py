@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import redirects
 from app.config import Settings, get_settings
 from app.db import make_engine, session_factory
 from app.log import configure_logging
@@ -119,8 +120,13 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NeedsSignIn)
     async def needs_sign_in(request: Request, exc: NeedsSignIn) -> Response:
-        where = "/staff/sign-in" if exc.who == "staff" else "/me/sign-in"
-        return RedirectResponse(where, status_code=303)
+        where, home = ("/staff/sign-in", "/staff") if exc.who == "staff" else ("/me/sign-in", "/me")
+        # Come back here after signing in (a scanned check-in QR code, say). Only a GET can
+        # be opened again; a form posted while signed out is simply lost.
+        back = redirects.here(request) if request.method == "GET" else None
+        return RedirectResponse(
+            redirects.with_next(where, None if back == home else back), status_code=303
+        )
 
 
 class CatchAllMiddleware:

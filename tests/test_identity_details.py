@@ -211,7 +211,7 @@ def test_only_my_own_record_changes(client, session, clock):
 
 
 def test_signed_out_people_are_sent_to_sign_in(client):
-    assert client.get("/me/details").headers["location"] == "/me/sign-in"
+    assert client.get("/me/details").headers["location"] == "/me/sign-in?next=%2Fme%2Fdetails"
     response = client.submit("/me/details", _details(), page="/me/sign-in")
     assert response.status_code == 303 and response.headers["location"] == "/me/sign-in"
 

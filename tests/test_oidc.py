@@ -143,3 +143,31 @@ def test_a_callback_without_a_login_in_progress_is_refused(client, session, issu
     response = client.get("/auth/oidc/callback", params={"code": "x", "state": "y"})
     assert response.status_code == 400
     assert _failures(session)[-1]["reason"] == "no login in progress"
+
+
+def test_single_sign_on_comes_back_to_the_page_asked_for(client, session, issuer):
+    make_staff(session, Role.ADMIN, email="back@heard.example.org")
+    session.commit()
+    sent = client.get("/staff/people?page=2")
+    assert sent.headers["location"] == "/staff/sign-in?next=%2Fstaff%2Fpeople%3Fpage%3D2"
+    started = client.get(sent.headers["location"])
+    assert started.status_code == 303 and "heard_oidc=" in started.headers["set-cookie"]
+    assert "people" not in started.headers["location"]  # `next` stays here, sealed
+    params = log_in_at_provider(started.headers["location"], REDIRECT_URI, "back@heard.example.org")
+    response = client.get("/auth/oidc/callback", params=params)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/staff/people?page=2"
+
+
+@pytest.mark.parametrize("evil", ["//evil.example", "https://evil.example", "/\\evil.example"])
+def test_single_sign_on_never_goes_off_site(client, session, settings, issuer, evil):
+    make_staff(session, Role.ADMIN, email="stay@heard.example.org")
+    session.commit()
+    started = client.get("/staff/sign-in", params={"next": evil})
+    params = log_in_at_provider(started.headers["location"], REDIRECT_URI, "stay@heard.example.org")
+    response = client.get("/auth/oidc/callback", params=params)
+    assert response.status_code == 303 and response.headers["location"] == "/staff"
+    # Even a sealed cookie holding a hostile `next` (a bug elsewhere) is not obeyed.
+    pending = oidc.Pending(state="s", nonce="n", verifier="v", next_page=evil)
+    sealed = oidc.seal(settings, "browser", pending, 1000.0)
+    assert oidc.unseal(settings, "browser", sealed, 1001.0).next_page is None

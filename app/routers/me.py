@@ -32,6 +32,7 @@ from app.htmx import hx_target, redirect
 from app.models import AgeBand, Consent, ConsentPurpose, ConsentState, Participant
 from app.permissions import can_change_consent
 from app.ratelimit import client_key
+from app.redirects import safe_next, with_next
 from app.services import audit, consent, my_data, participants
 from app.services.identity import Identity
 from app.templating import render
@@ -133,7 +134,9 @@ class EmailForm(FormModel):
 
 @router.get("/me/sign-in", response_class=HTMLResponse)
 def sign_in(request: Request, _: Anyone) -> HTMLResponse:
-    return render(request, "me/sign_in.html", {"form": empty_form(EmailForm)})
+    # `next`: the page to come back to once signed in (kept through every step).
+    next_page = safe_next(request.query_params.get("next"))
+    return render(request, "me/sign_in.html", {"form": empty_form(EmailForm), "next": next_page})
 
 
 @router.post("/me/sign-in", response_class=HTMLResponse)
@@ -146,24 +149,27 @@ def send_link(
     _: Anyone,
 ) -> Response:
     form = parse_form(EmailForm, data)
+    next_page = safe_next(data.get("next"))
     if not form.ok or form.data is None:
-        return render(request, "me/sign_in.html", {"form": form})
+        return render(request, "me/sign_in.html", {"form": form, "next": next_page})
     request.app.state.rate_limits.check(
         settings.sign_in_rate_per_ip, "me-sign-in", client_key(request)
     )
-    participants.email_sign_in_link(session, settings, str(form.data.email), now)
-    return redirect(request, "/me/sign-in/check-email")
+    participants.email_sign_in_link(session, settings, str(form.data.email), now, next_page)
+    return redirect(request, with_next("/me/sign-in/check-email", next_page))
 
 
 @router.get("/me/sign-in/check-email", response_class=HTMLResponse)
 def check_email(request: Request, _: Anyone) -> HTMLResponse:
-    return render(request, "me/check_email.html")
+    next_page = safe_next(request.query_params.get("next"))
+    return render(request, "me/check_email.html", {"again": with_next("/me/sign-in", next_page)})
 
 
 @router.get("/me/sign-in/link", response_class=HTMLResponse)
 def confirm_link(request: Request, _: Anyone, token: str = "") -> HTMLResponse:
     # A GET never uses the link: email scanners open links too. The button does.
-    return render(request, "me/confirm_link.html", {"token": token[:100]})
+    context = {"token": token[:100], "next": safe_next(request.query_params.get("next"))}
+    return render(request, "me/confirm_link.html", context)
 
 
 @router.post("/me/sign-in/link", response_class=HTMLResponse)
@@ -185,7 +191,7 @@ def use_link(
         record_id=person.id,
         method="email_link",
     )
-    return redirect(request, "/me")
+    return redirect(request, safe_next(data.get("next")) or "/me")
 
 
 @router.post("/me/sign-out", response_class=HTMLResponse)

@@ -20,9 +20,10 @@ from app.deps import (
     sign_in_browser,
     sign_out_browser,
 )
-from app.forms import FormModel, empty_form, parse_form
+from app.forms import FormModel, FormState, empty_form, parse_form
 from app.htmx import redirect
 from app.ratelimit import client_key
+from app.redirects import safe_next, with_next
 from app.security import browser_token
 from app.services import audit, identity, oidc, staff
 from app.templating import render
@@ -42,19 +43,31 @@ class SignInForm(FormModel):
     }
 
 
+def _sign_in_page(request: Request, form: FormState[SignInForm], next_page: str | None) -> Response:
+    """The form, carrying `next` (where to land after signing in) through every step."""
+    context = {
+        "form": form,
+        "next": next_page,
+        "oidc_start": with_next("/auth/oidc/start", next_page),
+    }
+    return render(request, "staff/sign_in.html", context)
+
+
 @router.get("/staff/sign-in", response_class=HTMLResponse)
 def sign_in(request: Request, settings: SettingsDep, _: Anyone) -> Response:
     if settings.oidc_enabled:
         return start_oidc(request, settings, _)
-    return render(request, "staff/sign_in.html", {"form": empty_form(SignInForm)})
+    next_page = safe_next(request.query_params.get("next"))
+    return _sign_in_page(request, empty_form(SignInForm), next_page)
 
 
 @router.get("/auth/oidc/start", response_class=HTMLResponse)
 def start_oidc(request: Request, settings: SettingsDep, _: Anyone) -> Response:
+    next_page = safe_next(request.query_params.get("next"))
     if not settings.oidc_enabled:
-        return RedirectResponse("/staff/sign-in", status_code=303)
+        return RedirectResponse(with_next("/staff/sign-in", next_page), status_code=303)
     try:
-        url, pending = oidc.start(settings)
+        url, pending = oidc.start(settings, next_page)
     except oidc.SignInFailed:
         return render(request, "staff/oidc_failed.html", status_code=503)
     response = RedirectResponse(url, status_code=303)
@@ -100,7 +113,7 @@ def oidc_callback(
         record_id=member.id,
         method="oidc",
     )
-    return _forget_login(RedirectResponse("/staff", status_code=303))
+    return _forget_login(RedirectResponse(pending.next_page or "/staff", status_code=303))
 
 
 def _forget_login(response: Response) -> Response:
@@ -118,23 +131,28 @@ def send_link(
     _: Anyone,
 ) -> Response:
     form = parse_form(SignInForm, data)
+    next_page = safe_next(data.get("next"))
     if not form.ok or form.data is None:
-        return render(request, "staff/sign_in.html", {"form": form})
+        return _sign_in_page(request, form, next_page)
     limits = request.app.state.rate_limits
     limits.check(settings.sign_in_rate_per_ip, "staff-sign-in", client_key(request))
-    staff.email_sign_in_link(session, settings, str(form.data.email), now)
-    return redirect(request, "/staff/sign-in/check-email")
+    staff.email_sign_in_link(session, settings, str(form.data.email), now, next_page)
+    return redirect(request, with_next("/staff/sign-in/check-email", next_page))
 
 
 @router.get("/staff/sign-in/check-email", response_class=HTMLResponse)
 def check_email(request: Request, _: Anyone) -> HTMLResponse:
-    return render(request, "staff/check_email.html")
+    next_page = safe_next(request.query_params.get("next"))
+    return render(
+        request, "staff/check_email.html", {"again": with_next("/staff/sign-in", next_page)}
+    )
 
 
 @router.get("/staff/sign-in/link", response_class=HTMLResponse)
 def confirm_link(request: Request, _: Anyone, token: str = "") -> HTMLResponse:
     # A GET never uses the link: email scanners open links too. The button below does.
-    return render(request, "staff/confirm_link.html", {"token": token[:100]})
+    context = {"token": token[:100], "next": safe_next(request.query_params.get("next"))}
+    return render(request, "staff/confirm_link.html", context)
 
 
 @router.post("/staff/sign-in/link", response_class=HTMLResponse)
@@ -159,7 +177,7 @@ def use_link(
         record_id=member.id,
         method="email_link",
     )
-    return redirect(request, "/staff")
+    return redirect(request, safe_next(data.get("next")) or "/staff")
 
 
 @router.post("/staff/sign-out", response_class=HTMLResponse)

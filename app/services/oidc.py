@@ -23,6 +23,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
+from app import redirects
 from app.config import Settings
 
 COOKIE = "heard_oidc"
@@ -45,6 +46,7 @@ class Pending:
     state: str
     nonce: str
     verifier: str
+    next_page: str | None = None  # the local page to land on once signed in
 
 
 def redirect_uri(settings: Settings) -> str:
@@ -79,11 +81,14 @@ def _client(settings: Settings) -> OAuth2Client:
     )
 
 
-def start(settings: Settings) -> tuple[str, Pending]:
+def start(settings: Settings, next_page: str | None = None) -> tuple[str, Pending]:
     """Where to send the browser, and what to remember until it comes back."""
     config, _ = provider(settings)
     pending = Pending(
-        state=generate_token(32), nonce=generate_token(32), verifier=generate_token(64)
+        state=generate_token(32),
+        nonce=generate_token(32),
+        verifier=generate_token(64),
+        next_page=redirects.safe_next(next_page),
     )
     with _client(settings) as client:
         url, _ = client.create_authorization_url(
@@ -103,7 +108,13 @@ def _mac(settings: Settings, browser_token: str, payload: bytes) -> str:
 def seal(settings: Settings, browser_token: str, pending: Pending, now: float) -> str:
     payload = base64.urlsafe_b64encode(
         json.dumps(
-            {"s": pending.state, "n": pending.nonce, "v": pending.verifier, "t": int(now)}
+            {
+                "s": pending.state,
+                "n": pending.nonce,
+                "v": pending.verifier,
+                "r": pending.next_page,
+                "t": int(now),
+            }
         ).encode()
     )
     return f"{payload.decode()}.{_mac(settings, browser_token, payload)}"
@@ -121,7 +132,12 @@ def unseal(settings: Settings, browser_token: str, value: str | None, now: float
         raise SignInFailed("login cookie not valid") from exc
     if now - int(data["t"]) > PENDING_SECONDS:
         raise SignInFailed("login took too long")
-    return Pending(state=data["s"], nonce=data["n"], verifier=data["v"])
+    return Pending(
+        state=data["s"],
+        nonce=data["n"],
+        verifier=data["v"],
+        next_page=redirects.safe_next(data.get("r")),
+    )
 
 
 def finish(settings: Settings, pending: Pending, params: dict[str, str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from app import redirects
 from app.config import Settings
 from app.models import AgeBand, ConsentState, Participant
 from app.services import audit, consent, identity, outbox
@@ -65,11 +66,15 @@ def find_by_email(session: Session, email: str) -> list[Participant]:
     )
 
 
-def sign_in_url(settings: Settings, token: str) -> str:
-    return f"{settings.base_url.rstrip('/')}/me/sign-in/link?token={token}"
+def sign_in_url(settings: Settings, token: str, next_page: str | None = None) -> str:
+    """The emailed link; `next_page` (a safe local path) is where it lands after signing in."""
+    url = f"{settings.base_url.rstrip('/')}/me/sign-in/link?token={token}"
+    return redirects.with_next(url, redirects.safe_next(next_page))
 
 
-def email_sign_in_link(session: Session, settings: Settings, email: str, now: datetime) -> None:
+def email_sign_in_link(
+    session: Session, settings: Settings, email: str, now: datetime, next_page: str | None = None
+) -> None:
     """Email a link for each person who gave this address. Never say whether anyone did."""
     people = find_by_email(session, email)
     if not people:
@@ -81,7 +86,8 @@ def email_sign_in_link(session: Session, settings: Settings, email: str, now: da
         token = identity.issue_link_token(
             session, now, lifetime, PARTICIPANT_LINK, participant=person
         )
-        lines.append(f"To sign in as {person.display_name}:\n{sign_in_url(settings, token)}\n")
+        url = sign_in_url(settings, token, next_page)
+        lines.append(f"To sign in as {person.display_name}:\n{url}\n")
     outbox.queue(
         session,
         to=normalise_email(email) or email,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from app import redirects
 from app.config import Settings
 from app.models import Role, StaffRole, StaffUser
 from app.services import audit, identity, my_data, outbox
@@ -53,26 +54,34 @@ def create_or_update(
     return staff
 
 
-def sign_in_url(settings: Settings, token: str) -> str:
-    return f"{settings.base_url.rstrip('/')}/staff/sign-in/link?token={token}"
+def sign_in_url(settings: Settings, token: str, next_page: str | None = None) -> str:
+    """The emailed link; `next_page` (a safe local path) is where it lands after signing in."""
+    url = f"{settings.base_url.rstrip('/')}/staff/sign-in/link?token={token}"
+    return redirects.with_next(url, redirects.safe_next(next_page))
 
 
 def issue_sign_in_link(
-    session: Session, settings: Settings, staff: StaffUser, now: datetime
+    session: Session,
+    settings: Settings,
+    staff: StaffUser,
+    now: datetime,
+    next_page: str | None = None,
 ) -> str:
     token = identity.issue_link_token(
         session, now, timedelta(minutes=settings.sign_in_link_minutes), STAFF_LINK, staff=staff
     )
-    return sign_in_url(settings, token)
+    return sign_in_url(settings, token, next_page)
 
 
-def email_sign_in_link(session: Session, settings: Settings, email: str, now: datetime) -> None:
+def email_sign_in_link(
+    session: Session, settings: Settings, email: str, now: datetime, next_page: str | None = None
+) -> None:
     """Email a link if the address belongs to active staff. Say nothing either way."""
     staff = find_by_email(session, email)
     if staff is None or not staff.active:
         audit.record(session, None, "staff.sign_in_link_refused", reason="unknown or inactive")
         return
-    url = issue_sign_in_link(session, settings, staff, now)
+    url = issue_sign_in_link(session, settings, staff, now, next_page)
     outbox.queue(
         session,
         to=staff.email,

@@ -156,7 +156,9 @@
   }
 
   function signedOut() {
-    window.location.assign("/staff/sign-in");
+    /* Signing in again comes back to this page (the server checks `next` is one of ours). */
+    var here = window.location.pathname + window.location.search;
+    window.location.assign("/staff/sign-in?next=" + encodeURIComponent(here));
   }
 
   function schedule() {
