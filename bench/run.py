@@ -349,21 +349,49 @@ def main() -> None:
         targets.append((f"sqlite:///{db}", "SQLite"))
     if args.pg:
         targets.append((args.pg, "PostgreSQL"))
-    print(f"# Bench run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    )
-    print(
-        f"arrivals spread over {args.spread:.0f} s, at most {args.threads} people in flight, "
-        f"PostgreSQL pool {args.pool or 'default'}\n"
-    )
+    out = [
+        f"### Bench run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Command: `{' '.join(['.venv/bin/python', 'bench/run.py', *sys.argv[1:]])}`",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, load average before the run "
+        f"{os.getloadavg()[0]:.1f}. Arrivals spread over {args.spread:.0f} s, at most "
+        f"{args.threads} people in flight, PostgreSQL pool {args.pool or 'default'}.",
+        "",
+    ]
+    print("\n".join(out), flush=True)
     all_ok = True
     for url, label in targets:
         lines, ok = bench(url, label, args)
+        lines = [
+            line.replace("## ", "#### ", 1) if line.startswith("#") else line for line in lines
+        ]
         print("\n".join(lines), flush=True)
+        out += lines
         all_ok &= ok
-    print(f"overall: {'PASS' if all_ok else 'FAIL'}")
+    out.append(f"Overall: **{'PASS' if all_ok else 'FAIL'}**")
+    print(out[-1])
+    write_results(out)
     sys.exit(0 if all_ok else 1)
+
+
+LATEST_START = "<!-- latest run: written by bench/run.py -->"
+LATEST_END = "<!-- end of latest run -->"
+
+
+def write_results(lines: list[str]) -> None:
+    """Put this run into bench/RESULTS.md between the markers; everything else stays."""
+    path = ROOT / "bench" / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Bench results\n"
+    block = "\n".join([LATEST_START, "## Latest run", "", *lines, LATEST_END])
+    if LATEST_START in text and LATEST_END in text:
+        before, rest = text.split(LATEST_START, 1)
+        after = rest.split(LATEST_END, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":
