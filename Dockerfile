@@ -1,6 +1,8 @@
 # Heard, production image. Build: docker build -t heard .
 # Run:   docker run -e HEARD_ENV=production -e HEARD_SECRET_KEY=... \
-#          -e HEARD_DATABASE_URL=postgresql://... -p 8000:8000 heard
+#          -e HEARD_DATABASE_URL=postgresql://... -e HEARD_REDIS_URL=redis://... \
+#          -e HEARD_FORWARDED_ALLOW_IPS=<your proxy's address> -p 8000:8000 heard
+# With several workers, set HEARD_REDIS_URL so rate limits are counted once, not per worker.
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -38,6 +38,13 @@ def serve(
     """Start the web server."""
     import uvicorn
 
+    settings = get_settings()
+    if workers > 1 and not settings.redis_url:
+        typer.echo(
+            "Warning: with several workers and no HEARD_REDIS_URL, each worker counts rate "
+            "limits on its own. Set HEARD_REDIS_URL to share them.",
+            err=True,
+        )
     uvicorn.run(
         "app.main:build",
         factory=True,
@@ -46,6 +53,9 @@ def serve(
         workers=None if reload else workers,
         reload=reload,
         proxy_headers=True,
+        # Only these addresses may say who the visitor is (X-Forwarded-For): rate limits
+        # count per visitor, not per proxy.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,
     )
 

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # PostgreSQL connections each web process keeps open (SQLite ignores it).
     database_pool_size: int = 20
     redis_url: str | None = None
+    # The proxies in front of Heard whose X-Forwarded-For is believed (comma-separated
+    # addresses or networks, "*" for any). Behind a load balancer, set its address here.
+    forwarded_allow_ips: str = "127.0.0.1"
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:8000"
     timezone: str = "Europe/London"
@@ -59,11 +62,14 @@ class Settings(BaseSettings):
     staff_invite_days: int = 3
 
     # Rate limits, in the `limits` library's notation.
+    # Wrong codes per address (right ones don't count: a class shares one address).
     join_rate_per_ip: str = "20/minute"
     # Per code, across every address: high enough for a large workshop joining in one minute
     # (the bench's 300), while the per-address limit is what stops guessing.
     join_rate_per_code: str = "400/minute"
     sign_in_rate_per_ip: str = "10/minute"
+    # Sign-in link emails to one address (over it, the page looks the same; no email is sent).
+    sign_in_rate_per_email: str = "5/hour"
 
     # Workshops: a join code works from this long before the start until this long after the end.
     join_code_opens_minutes_before: int = 30

@@ -399,3 +399,23 @@ def test_demo_loads_once_and_keeps_the_drop_in_joinable(session):
     assert {m: len(session.exec(select(m)).all()) for m in (Programme, Workshop)} == counts
     drop_in = session.exec(select(Workshop).where(Workshop.slug == demo.DROP_IN_SLUG)).one()
     assert later < drop_in.starts_at <= later + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize("path", ["/me/sign-in", "/staff/sign-in"])
+def test_sign_in_links_to_one_address_are_limited_silently(client, session, path):
+    from app.models import Role
+    from tests.factories import make_participant, make_staff
+
+    make_staff(session, Role.ADMIN, email="lee@example.org")
+    make_participant(session, email="lee@example.org")
+    session.commit()
+    pages = set()
+    for _ in range(8):
+        response = client.submit(path, {"email": "Lee@Example.org"})
+        assert response.status_code == 303
+        pages.add(response.headers["location"])
+    assert len(pages) == 1  # the same page whether or not an email went
+    sent = session.exec(
+        select(OutboxEmail).where(OutboxEmail.to_address == "lee@example.org")
+    ).all()
+    assert len(sent) == 5

@@ -162,6 +162,23 @@ def test_rate_limit_per_address_stops_guessing_long_before_a_code_is_found(clien
     assert set(statuses[per_minute:]) == {429}
 
 
+def test_a_whole_class_on_one_address_gets_in_and_guessing_is_still_stopped(
+    client, settings, today
+):
+    """Right codes don't use up the address's allowance; wrong ones do."""
+    per_minute = int(settings.join_rate_per_ip.split("/")[0])
+    token = client.csrf("/join")
+    for _ in range(per_minute + 10):  # 30 young people on the school's Wi-Fi
+        response = client.post("/join", data={"code": today.join_code, "csrf_token": token})
+        assert response.status_code == 303
+    wrong = [
+        client.post("/join", data={"code": "ZZZZZZ", "csrf_token": token}).status_code
+        for _ in range(per_minute + 2)
+    ]
+    assert wrong[:per_minute] == [200] * per_minute
+    assert set(wrong[per_minute:]) == {429}
+
+
 def test_rate_limit_per_code_stops_guessing_from_many_addresses(client, app, settings):
     limits: RateLimits = app.state.rate_limits
     per_code = int(settings.join_rate_per_code.split("/")[0])

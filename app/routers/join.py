@@ -70,12 +70,16 @@ def use_code(
 ) -> Response:
     form = parse_form(CodeForm, data)
     limits = request.app.state.rate_limits
-    limits.check(settings.join_rate_per_ip, "join-ip", client_key(request))
+    # Per address, only wrong codes count (many people share one school or youth-club
+    # address); per code, every try counts.
+    limits.refuse_if_spent(settings.join_rate_per_ip, "join-ip", client_key(request))
     if not form.ok or form.data is None:
+        limits.hit(settings.join_rate_per_ip, "join-ip", client_key(request))
         return _code_page(request, form)
     limits.check(settings.join_rate_per_code, "join-code", form.data.code)
     workshop = workshop_service.by_code(session, settings, form.data.code, now)
     if workshop is None or workshop.join_code is None:
+        limits.hit(settings.join_rate_per_ip, "join-ip", client_key(request))
         form.add_error("code", CODE_DIDNT_WORK)
         return _code_page(request, form)
     ticket = join_codes.make_ticket(settings.secret_key, workshop.join_code, now)

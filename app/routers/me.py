@@ -31,7 +31,7 @@ from app.forms import FormModel, FormState, empty_form, parse_form
 from app.htmx import hx_target, redirect
 from app.models import AgeBand, Consent, ConsentPurpose, ConsentState, Participant
 from app.permissions import can_change_consent
-from app.ratelimit import client_key
+from app.ratelimit import client_key, email_key
 from app.redirects import safe_next, with_next
 from app.services import audit, consent, my_data, participants
 from app.services.identity import Identity
@@ -152,10 +152,12 @@ def send_link(
     next_page = safe_next(data.get("next"))
     if not form.ok or form.data is None:
         return render(request, "me/sign_in.html", {"form": form, "next": next_page})
-    request.app.state.rate_limits.check(
-        settings.sign_in_rate_per_ip, "me-sign-in", client_key(request)
-    )
-    participants.email_sign_in_link(session, settings, str(form.data.email), now, next_page)
+    limits = request.app.state.rate_limits
+    limits.check(settings.sign_in_rate_per_ip, "me-sign-in", client_key(request))
+    email = str(form.data.email)
+    # Per address too, silently: nobody can fill someone's inbox, and the page is the same.
+    if limits.hit(settings.sign_in_rate_per_email, "me-sign-in-email", email_key(email)):
+        participants.email_sign_in_link(session, settings, email, now, next_page)
     return redirect(request, with_next("/me/sign-in/check-email", next_page))
 
 

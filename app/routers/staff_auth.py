@@ -22,7 +22,7 @@ from app.deps import (
 )
 from app.forms import FormModel, FormState, empty_form, parse_form
 from app.htmx import redirect
-from app.ratelimit import client_key
+from app.ratelimit import client_key, email_key
 from app.redirects import safe_next, with_next
 from app.security import browser_token
 from app.services import audit, identity, oidc, staff
@@ -136,7 +136,10 @@ def send_link(
         return _sign_in_page(request, form, next_page)
     limits = request.app.state.rate_limits
     limits.check(settings.sign_in_rate_per_ip, "staff-sign-in", client_key(request))
-    staff.email_sign_in_link(session, settings, str(form.data.email), now, next_page)
+    email = str(form.data.email)
+    # Per address too, silently: nobody can fill someone's inbox, and the page is the same.
+    if limits.hit(settings.sign_in_rate_per_email, "staff-sign-in-email", email_key(email)):
+        staff.email_sign_in_link(session, settings, email, now, next_page)
     return redirect(request, with_next("/staff/sign-in/check-email", next_page))
 
 
