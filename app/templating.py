@@ -17,7 +17,7 @@ from app import permissions
 from app.htmx import hx_target, is_htmx
 from app.security import csrf_token
 from app.services.identity import ANONYMOUS
-from app.timefmt import in_words, time_in_words
+from app.timefmt import DEFAULT_TZ, in_words, time_in_words
 
 APP_DIR = Path(__file__).resolve().parent
 templates = Jinja2Blocks(directory=str(APP_DIR / "templates"))
@@ -54,8 +54,20 @@ env.globals.update(
     current_csrf_token=current_csrf_token,
     **permissions.TEMPLATE_PREDICATES,
 )
-env.filters["when"] = in_words
-env.filters["time"] = time_in_words
+# Times in words, in the zone people read times in (HEARD_TIMEZONE), set per render.
+_tz_for_render: ContextVar[str] = ContextVar("tz_for_render", default=DEFAULT_TZ)
+
+
+def _when(value: datetime | None, *, year: bool = False) -> str:
+    return in_words(value, _tz_for_render.get(), year=year)
+
+
+def _time(value: datetime) -> str:
+    return time_in_words(value, _tz_for_render.get())
+
+
+env.filters["when"] = _when
+env.filters["time"] = _time
 # Every form macro is a global too, so a fragment (one block) can use them without imports.
 _form_macros = env.get_template("macros/forms.html").module
 env.globals.update(
@@ -85,6 +97,7 @@ def render(
         now=context.get("now") or datetime.now(settings.tz),
     )
     _csrf_for_render.set(context["csrf_token"])
+    _tz_for_render.set(settings.timezone)
     block = None
     target = hx_target(request)
     if is_htmx(request) and fragments and target in fragments:

@@ -419,3 +419,18 @@ def test_sign_in_links_to_one_address_are_limited_silently(client, session, path
         select(OutboxEmail).where(OutboxEmail.to_address == "lee@example.org")
     ).all()
     assert len(sent) == 5
+
+
+def test_pages_show_times_in_the_timezone_people_read_them_in(app, client, session):
+    from app.models import Call
+
+    app.state.settings.timezone = "America/New_York"
+    call = session.exec(select(Call)).first()
+    if call is None:
+        from app.services import demo
+
+        demo.load(session, datetime(2026, 11, 23, 10, tzinfo=UTC))
+        session.commit()
+        call = session.exec(select(Call)).one()
+    page = client.get("/").text
+    assert f"Open until {in_words(call.closes_at, 'America/New_York')}" in page

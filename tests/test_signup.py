@@ -478,3 +478,20 @@ def test_withdrawing_consent_to_take_part_gives_the_place_to_the_next_person(
     consent.withdraw(session, second, ConsentPurpose.BE_QUOTED, clock.now)
     session.expire_all()
     assert session.get(SignUp, rows["second@example.org"].id).status == SignUpStatus.CONFIRMED
+
+
+def test_what_was_typed_on_a_page_is_kept_when_sign_up_closes_meanwhile(
+    client, session, clock, make_workshop
+):
+    from app.models import SignUpDraft
+
+    workshop = make_workshop(sign_up_closes_at=clock.now + timedelta(minutes=5))
+    base = f"/workshops/{workshop.slug}/sign-up"
+    token = client.csrf(f"{base}/name")
+    clock.advance(minutes=10)
+    response = client.post(f"{base}/name", data={"csrf_token": token, "display_name": "Rowan"})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/workshops/{workshop.slug}"
+    session.expire_all()
+    drafts = session.exec(select(SignUpDraft)).all()
+    assert any("Rowan" in str(d.answers) for d in drafts)
