@@ -8,7 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from app.models import ConsentPurpose, SignUp, WorkshopAttendance, WorkshopStatus
+from app.models import (
+    ConsentPurpose,
+    SignUp,
+    SignUpStatus,
+    WorkshopAttendance,
+    WorkshopStatus,
+)
 from app.ratelimit import RateLimits
 from app.services import consent, join_codes
 from app.services import workshops as workshop_service
@@ -112,31 +118,115 @@ def test_a_ticket_cannot_be_forged_or_reused_after_the_code_changes(client, sess
     assert DIDNT_WORK in client.get(location).text
 
 
-def test_people_who_signed_up_can_link_their_sign_up(client, session, clock, today):
-    from tests.test_signup import sign_up_through
+def _signed_up(client, session, workshop, email="linked@example.org"):
+    """Sign up as a person would; returns (their sign-up, their manage link), cookies cleared."""
+    from tests.test_signup import emails_to, manage_link, sign_up_through
 
-    sign_up_through(client, today, email="linked@example.org")
-    row = session.exec(select(SignUp).where(SignUp.contact_key == "linked@example.org")).one()
+    sign_up_through(client, workshop, email=email)
+    row = session.exec(select(SignUp).where(SignUp.contact_key == email)).one()
+    link = manage_link(emails_to(session, email)[0])
     client.cookies.clear()
-    wrong = join_with(client, today.join_code, reference="W-NOTREAL", email="linked@example.org")
-    assert wrong.status_code == 200
-    assert "find a sign-up with that reference" in wrong.text
+    return row, link
+
+
+def test_a_reference_and_email_never_sign_you_in_as_someone_else(client, session, today):
+    """References are not secret (staff see them; they are in exports): they prove nothing."""
+    victim, _ = _signed_up(client, session, today)
+    page = client.get(client.submit("/join", {"code": today.join_code}).headers["location"])
+    assert 'name="reference"' not in page.text and 'name="email"' not in page.text
+    assert "Signed up before? Open the link in your email to join with your place." in page.text
     done = join_with(
         client,
         today.join_code,
-        name="Sky J",
-        reference=row.reference.lower(),
-        email="Linked@example.org",
+        name="Sky",
+        reference=victim.reference,
+        email="linked@example.org",
     )
     assert done.status_code == 303
     session.expire_all()
-    row = session.get(SignUp, row.id)
-    assert row.checked_in_at is not None
+    attendance = session.exec(
+        select(WorkshopAttendance).where(WorkshopAttendance.workshop_id == today.id)
+    ).one()
+    assert attendance.participant_id != victim.participant_id  # a new person for today
+    assert attendance.sign_up_id is None
+    assert session.get(SignUp, victim.id).checked_in_at is None
+    me = client.get("/me")
+    assert "linked@example.org" not in me.text
+    assert "A quiet room, please" not in me.text
+
+
+def test_the_link_in_your_email_lets_you_join_the_room_and_marks_you_here(client, session, today):
+    row, link = _signed_up(client, session, today)
+    page = client.get(link)
+    assert "Join the room" in page.text
+    assert f'action="{link}/join"' in page.text
+    done = client.submit(f"{link}/join", {}, page=link)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/workshops/{today.slug}/room"
+    room = client.get(done.headers["location"])
+    assert room.status_code == 200
+    assert "Hello Sky" in room.text
+    session.expire_all()
+    assert session.get(SignUp, row.id).checked_in_at is not None
     attendance = session.exec(
         select(WorkshopAttendance).where(WorkshopAttendance.workshop_id == today.id)
     ).one()
     assert attendance.participant_id == row.participant_id
     assert attendance.sign_up_id == row.id
+    # This browser is now that person: their own page is theirs to see.
+    assert "linked@example.org" in client.get("/me").text
+    # Pressing it again changes nothing and makes no second attendance.
+    client.submit(f"{link}/join", {}, page=link)
+    assert len(session.exec(select(WorkshopAttendance)).all()) == 1
+
+
+def test_join_the_room_needs_a_post_with_csrf(client, session, today):
+    _, link = _signed_up(client, session, today)
+    client.get(link)
+    refused = client.post(f"{link}/join", data={})
+    assert refused.status_code in {400, 403}
+    assert client.get(f"{link}/join").status_code in {404, 405}
+    assert session.exec(select(WorkshopAttendance)).all() == []
+
+
+def test_a_made_up_or_someone_elses_token_cannot_join(client, session, settings, today):
+    from app.services import signups
+
+    row, link = _signed_up(client, session, today)
+    check_in_token = signups.check_in_token(settings, row)  # a real secret, but not this one
+    real = link.split("/")[-1]
+    one_off = real[:-1] + ("x" if real[-1] != "x" else "y")
+    for token in ("not-a-real-token", "A" * 43, check_in_token, one_off):
+        page = f"/sign-ups/{token}"
+        assert client.get(page).status_code == 404
+        assert client.submit(f"{page}/join", {}, page="/").status_code == 404
+    assert session.exec(select(WorkshopAttendance)).all() == []
+    session.expire_all()
+    assert session.get(SignUp, row.id).checked_in_at is None
+
+
+@pytest.mark.parametrize("when", ["too_early", "too_late", "waiting_list", "cancelled"])
+def test_join_the_room_only_works_with_a_place_while_the_code_works(
+    client, session, clock, make_workshop, today, when
+):
+    row, link = _signed_up(client, session, today)
+    if when == "too_early":
+        clock.advance(minutes=-31)  # codes open 30 minutes before the start
+    elif when == "too_late":
+        clock.advance(hours=3, minutes=11)
+    elif when == "waiting_list":
+        row.status = SignUpStatus.WAITING
+        session.add(row)
+        session.commit()
+    elif when == "cancelled":
+        client.submit(f"{link}/cancel", {}, page=f"{link}/cancel")
+        client.cookies.clear()
+    assert "Join the room" not in client.get(link).text
+    refused = client.submit(f"{link}/join", {}, page=link)
+    assert refused.status_code == 303
+    assert refused.headers["location"] == link
+    assert session.exec(select(WorkshopAttendance)).all() == []
+    assert client.get(f"/workshops/{today.slug}/room").status_code == 303  # not signed in
 
 
 def test_the_room_is_only_for_people_in_it(client, session, make_workshop, today):

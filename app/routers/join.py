@@ -3,6 +3,9 @@
 Step 1 (/join) checks the code, counted against rate limits per address and per code. Step 2
 (/join/you) carries a short-lived signed ticket for the code, so reloading it is not another
 guess; the code is checked again (it may have been changed) before anyone is let in.
+
+A code always makes a new person for today (or lets the same person back in). People who
+signed up join from the link in their email instead (routers/workshops.py, "Join the room").
 """
 
 from __future__ import annotations
@@ -145,14 +148,8 @@ def enter_room(
     workshop = _ticket_workshop(session, settings, now, ticket)
     if workshop is None:
         return _code_didnt_work(request)
+    # No reference or email here: a sign-up is joined only from its own emailed link.
     form = parse_form(rooms.JoinForm, data)
-    if form.ok:
-        # Typing references is guessable too: count these tries against the address.
-        if form.data and (form.data.reference or form.data.email):
-            request.app.state.rate_limits.check(
-                settings.join_rate_per_ip, "join-ip", client_key(request)
-            )
-        rooms.check_link(session, workshop, form)
     if not form.ok or form.data is None:
         return _you_page(request, workshop, ticket, form)
     participant = rooms.enter(session, workshop, form.data, now, who.participant)

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.deps import Anyone, FormDataDep, NowDep, SessionDep, SettingsDep, SignedInParticipant
+from app.deps import (
+    Anyone,
+    FormDataDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    SignedInParticipant,
+    sign_in_browser,
+)
 from app.forms import empty_form
 from app.htmx import redirect
 from app.models import SignUp, SignUpStatus, Workshop
@@ -48,7 +56,12 @@ def workshop_list(
 
 @router.get("/workshops/{slug}", response_class=HTMLResponse)
 def workshop_page(
-    request: Request, workshop: PublicWorkshop, session: SessionDep, now: NowDep, _: Anyone
+    request: Request,
+    workshop: PublicWorkshop,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _: Anyone,
 ) -> HTMLResponse:
     assert workshop.id is not None
     confirmed = workshop_service.confirmed_count(session, workshop.id)
@@ -57,7 +70,9 @@ def workshop_page(
         "workshops/detail.html",
         {
             "workshop": workshop,
-            "availability": workshop_service.availability(workshop, confirmed, now),
+            "availability": workshop_service.availability(
+                workshop, confirmed, now, settings.timezone
+            ),
             "facilitators": workshop_service.facilitators(session, workshop.id),
         },
     )
@@ -168,12 +183,13 @@ def answer_step(
     answers = signups.load_answers(session, key, workshop.id)
     if step == "check":
         return _submit(request, workshop, answers, key, session, settings, now, who)
-    if _closed(workshop, session, now):
-        return redirect(request, f"/workshops/{workshop.slug}")
     state = signups.check_step(settings, step, data, answers)
     participant_id = who.participant.id if who.participant else None
-    # Keep what they typed even when it needs fixing: nothing is ever lost.
+    # Keep what they typed even when it needs fixing, or sign-up has just closed: nothing
+    # is ever lost (the workshop page then says why they can't go on).
     signups.save_answers(session, key, workshop.id, state.values, now, participant_id)
+    if _closed(workshop, session, now):
+        return redirect(request, f"/workshops/{workshop.slug}")
     if not state.ok:
         return _step_page(request, workshop, step, state, answers, settings, bool(change))
     answers.update(state.values)
@@ -264,6 +280,8 @@ def your_place(
     token: str,
     sign_up: OwnSignUp,
     session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
     _: Anyone,
     new: str = "",
 ) -> HTMLResponse:
@@ -280,6 +298,67 @@ def your_place(
             "confirmed": sign_up.status == SignUpStatus.CONFIRMED,
             "waiting": sign_up.status == SignUpStatus.WAITING,
             "parent_status": consent.parent_consent_status(session, sign_up.participant_id),
+            "waits_for_parent": signups.waits_for_parent(session, settings, sign_up),
+            "join_open": rooms.join_open(settings, workshop, sign_up, now),
+        },
+    )
+
+
+@router.post("/sign-ups/{token}/join")
+def join_from_sign_up(
+    request: Request,
+    token: str,
+    sign_up: OwnSignUp,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Anyone,
+) -> Response:
+    """Join the room as the person who signed up: their emailed link is the proof."""
+    workshop = session.get(Workshop, sign_up.workshop_id)
+    assert workshop is not None
+    entry = rooms.enter_with_sign_up(session, settings, workshop, sign_up, now)
+    if entry.result == "waiting_for_parent":
+        return redirect(request, f"/sign-ups/{token}/waiting")
+    if entry.result != "in" or entry.participant is None:
+        return redirect(request, f"/sign-ups/{token}")
+    if who.participant is None or who.participant.id != entry.participant.id:
+        sign_in_browser(request, session, now, participant=entry.participant)
+    return redirect(request, f"/workshops/{workshop.slug}/room")
+
+
+@router.get("/sign-ups/{token}/waiting", response_class=HTMLResponse)
+def waiting_for_parent(
+    request: Request,
+    token: str,
+    sign_up: OwnSignUp,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Anyone,
+) -> Response:
+    if not signups.waits_for_parent(session, settings, sign_up):
+        return RedirectResponse(f"/sign-ups/{token}", status_code=303)
+    workshop = session.get(Workshop, sign_up.workshop_id)
+    return _waiting_page(request, session, workshop, sign_up.participant_id, sign_up, token)
+
+
+def _waiting_page(
+    request: Request,
+    session: Any,
+    workshop: Workshop | None,
+    participant_id: int,
+    sign_up: SignUp | None,
+    token: str | None,
+) -> HTMLResponse:
+    """A kind page for a child whose parent or carer has not said yes (yet)."""
+    return render(
+        request,
+        "workshops/waiting.html",
+        {
+            "workshop": workshop,
+            "sign_up": sign_up,
+            "token": token,
+            "parent_status": consent.parent_consent_status(session, participant_id),
         },
     )
 
@@ -337,12 +416,21 @@ def room(
     request: Request,
     slug: str,
     session: SessionDep,
+    settings: SettingsDep,
     who: SignedInParticipant,
-) -> HTMLResponse:
+) -> Response:
     workshop = workshop_service.public_by_slug(session, slug)
-    assert who.participant is not None
-    if workshop is None or not rooms.in_room(session, workshop.id or 0, who.participant.id):
+    participant = who.participant
+    assert participant is not None and participant.id is not None
+    if workshop is None or not rooms.in_room(session, workshop.id or 0, participant.id):
         raise HTTPException(status_code=404)
+    sign_up = rooms.sign_up_in_room(session, workshop.id or 0, participant.id)
+    problem = rooms.entry_problem(session, settings, participant, sign_up)
+    if problem == "parent":
+        return _waiting_page(request, session, workshop, participant.id, sign_up, None)
+    if problem is not None:
+        # They said stop taking part: joining again (with the code) asks them again.
+        return RedirectResponse("/join", status_code=303)
     return render(
         request,
         "workshops/room.html",

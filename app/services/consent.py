@@ -228,6 +228,24 @@ def parent_consent_status(session: Session, participant_id: int) -> ConsentState
     return None if record is None else ConsentState(record.state)
 
 
+def parent_consent_statuses(session: Session, participant_ids: set[int]) -> dict[int, ConsentState]:
+    """`parent_consent_status` for many people in one query (people never asked are left out)."""
+    if not participant_ids:
+        return {}
+    rows = session.exec(
+        select(Consent)
+        .where(
+            col(Consent.participant_id).in_(sorted(participant_ids)),
+            Consent.purpose == ConsentPurpose.PARENT_CONSENT,
+        )
+        .order_by(col(Consent.created_at).desc(), col(Consent.id).desc())
+    ).all()
+    found: dict[int, ConsentState] = {}
+    for row in rows:
+        found.setdefault(row.participant_id, ConsentState(row.state))
+    return found
+
+
 def may_take_part(session: Session, settings: Settings, participant: Participant) -> bool:
     """Said yes to taking part, and (where needed) a parent or carer has agreed too."""
     assert participant.id is not None
@@ -260,15 +278,17 @@ def answer_parent_request(
     if row is None or row.participant_id is None:
         return None
     record = latest(session, row.participant_id, ConsentPurpose.PARENT_CONSENT)
-    if record is None or record.state != ConsentState.WAITING:
+    child = session.get(Participant, row.participant_id)
+    if record is None or child is None or record.state != ConsentState.WAITING:
         return None
     if agree:
         record.state, record.given_at = ConsentState.GIVEN, now
+        session.add(record)
+        session.flush()
     else:
-        # Said no: withdrawn without ever being given.
-        record.state, record.withdrawn_at = ConsentState.WITHDRAWN, now
-    session.add(record)
-    session.flush()
+        # Said no: withdrawn without ever being given, through `withdraw` so every feature's
+        # hooks run (the child's places go to the people waiting).
+        withdraw(session, child, ConsentPurpose.PARENT_CONSENT, now)
     audit.record(
         session,
         None,

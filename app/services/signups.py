@@ -26,6 +26,7 @@ from app.forms import FormModel, FormState, empty_form, parse_form
 from app.models import (
     AgeBand,
     ConsentPurpose,
+    ConsentState,
     Participant,
     SignUp,
     SignUpDraft,
@@ -43,6 +44,7 @@ from app.services.outbox import Attachment
 from app.timefmt import in_words
 
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+PLACE_KEPT = "Your place is kept for you. You can come once your parent or carer says yes."
 TEXT_MAX = 1000
 
 # --- the questions, one per page -------------------------------------------------------
@@ -327,10 +329,11 @@ def sign_up(
             contact_is_parent=is_parent,
         )
     consent.give_current(session, participant, ConsentPurpose.TAKE_PART, now)
-    if (
-        consent.needs_parent_consent(settings, band)
-        and consent.parent_consent_status(session, participant.id or 0) is None
-    ):
+    # Ask a parent or carer unless they already said yes or have yet to answer. (After a no,
+    # a new sign-up asks again: otherwise the place would be held with no way to say yes.)
+    if consent.needs_parent_consent(settings, band) and consent.parent_consent_status(
+        session, participant.id or 0
+    ) not in (ConsentState.GIVEN, ConsentState.WAITING):
         consent.request_parent_consent(
             session, settings, participant, email, now, context=f'the workshop "{workshop.title}"'
         )
@@ -432,6 +435,8 @@ def _email(
 ) -> None:
     tz = settings.timezone
     urls = links(settings, sign_up)
+    if sign_up.status == SignUpStatus.CONFIRMED and waits_for_parent(session, settings, sign_up):
+        opening += f"\n\n{PLACE_KEPT}"
     body = (
         f"Hello {sign_up.display_name},\n\n{opening}\n\n"
         f"Workshop: {workshop.title}\n"
@@ -572,6 +577,30 @@ def attendees(session: Session, workshop_id: int) -> list[SignUp]:
     return sorted(
         rows, key=lambda r: (order[SignUpStatus(r.status)], r.waiting_since or r.created_at)
     )
+
+
+def waits_for_parent(session: Session, settings: Settings, sign_up: SignUp) -> bool:
+    """Their age needs a parent or carer to agree, and they have not said yes (yet)."""
+    if not consent.needs_parent_consent(settings, AgeBand(sign_up.age_band)):
+        return False
+    status = consent.parent_consent_status(session, sign_up.participant_id)
+    return status != ConsentState.GIVEN
+
+
+def waiting_for_parent(session: Session, settings: Settings, rows: list[SignUp]) -> set[int]:
+    """The ids of the active sign-ups among `rows` that wait for a parent or carer."""
+    needing = [
+        row
+        for row in rows
+        if row.status in ACTIVE_SIGN_UP
+        and consent.needs_parent_consent(settings, AgeBand(row.age_band))
+    ]
+    status = consent.parent_consent_statuses(session, {row.participant_id for row in needing})
+    return {
+        row.id
+        for row in needing
+        if row.id is not None and status.get(row.participant_id) != ConsentState.GIVEN
+    }
 
 
 def get_for_workshop(session: Session, workshop_id: int, sign_up_id: int) -> SignUp | None:
@@ -855,6 +884,7 @@ def _free_places_of_erased_person(session: Session, participant: Participant) ->
 def _free_places_when_no_longer_taking_part(
     session: Session, participant: Participant, purpose: ConsentPurpose, now: datetime
 ) -> None:
-    """Saying "stop, I don't want to take part" gives their places back too."""
-    if purpose == ConsentPurpose.TAKE_PART:
+    """Saying "stop, I don't want to take part" gives their places back too, and so does a
+    parent or carer saying no (or no longer yes) for a child who needs them to agree."""
+    if purpose in (ConsentPurpose.TAKE_PART, ConsentPurpose.PARENT_CONSENT):
         _give_up_places(session, participant, now)

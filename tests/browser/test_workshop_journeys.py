@@ -2,8 +2,9 @@
 
 Find a workshop, sign up one question at a time (errors, change links), the confirmation
 and its email with a calendar file, cancel, be promoted from the waiting list, join on the
-day with a code, and the facilitator's pages: attendees, check-in (HTMX and plain), the
-join code with its QR, scanning an attendee's QR, messages, cancelling, a new workshop.
+day with a code or with the link in the sign-up email, and the facilitator's pages:
+attendees, check-in (HTMX and plain), the join code with its QR, scanning an attendee's QR,
+messages, cancelling, a new workshop.
 """
 
 from __future__ import annotations
@@ -211,6 +212,43 @@ def test_join_by_code_on_the_day(phone: Any, live_server: Any) -> None:
     assert "Hello Robin" in phone.locator("main").inner_text()
 
 
+def test_join_the_room_from_the_link_in_the_email(phone: Any, live_server: Any) -> None:
+    """Someone who signed up joins with their place: their emailed link is the proof."""
+    n = next(_n)
+    workshop = new_workshop(
+        live_server, title=f"Signed up {n}", starts_at=utcnow() + timedelta(minutes=5)
+    )
+    from app.services import signups
+
+    with live_server.db() as session:
+        answers = {
+            "display_name": f"Jo {n}",
+            "age_band": "18_25",
+            "whose": "mine",
+            "email": f"jo{n}@example.org",
+            "agree": ["yes"],
+        }
+        outcome = signups.sign_up(session, live_server.settings, workshop.id, answers, utcnow())
+        token = outcome.manage_token
+
+    # The code pages point people who signed up to their email.
+    phone.goto("/join")
+    check_page(phone)
+    assert (
+        "Open the link in your email to join with your place" in phone.locator("main").inner_text()
+    )
+
+    phone.goto(f"/sign-ups/{token}")
+    check_page(phone)
+    assert phone.get_by_role("heading", name="Join the room").count() == 1
+    press(phone, "Join the room")
+    assert phone.locator("h1").inner_text() == workshop.title
+    assert f"Hello Jo {n}" in phone.locator("main").inner_text()
+    with live_server.db() as session:
+        row = signups.by_manage_token(session, token)
+        assert row is not None and row.checked_in_at is not None
+
+
 def _sign_in_staff(page: Any, live_server: Any, email: str, *roles: str) -> None:
     page.goto(live_server.staff_sign_in_url(email, *roles))
     press(page, "Sign in")
@@ -322,6 +360,8 @@ def test_an_admin_creates_a_workshop(desktop_page: Any, live_server: Any) -> Non
     check_page(page)
     press(page, "Save workshop")
     assert page.title().startswith("Error: ")
+    # An admin everywhere may choose any programme (with only one, it is chosen already).
+    page.get_by_role("group", name="Programme").get_by_role("radio").first.check()
     page.get_by_label("Title").fill(f"New workshop {n}")
     page.get_by_label("Description").fill("We talk about care.")
     page.get_by_label("Parents and carers").check()
