@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/heard.db"
     # PostgreSQL connections each web process keeps open (SQLite ignores it).
     database_pool_size: int = 20
+    # SQLite only: writing requests let in at once per process (SQLite has one writer).
+    sqlite_writers: int = 4
     redis_url: str | None = None
     # The proxies in front of Heard whose X-Forwarded-For is believed (comma-separated
     # addresses or networks, "*" for any). Behind a load balancer, set its address here.

@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.open_session = session_factory(engine)
     app.state.rate_limits = RateLimits(settings.redis_url)
 
+    if engine.dialect.name == "sqlite":
+        app.add_middleware(SqliteWriteGate, writers=settings.sqlite_writers)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(SecurityMiddleware, settings=settings)
     # Static files are compressed (phones, poor signal); pages are not, because they carry a
@@ -127,6 +129,27 @@ def _error_handlers(app: FastAPI) -> None:
         return RedirectResponse(
             redirects.with_next(where, None if back == home else back), status_code=303
         )
+
+
+class SqliteWriteGate:
+    """On SQLite, let only a few writing requests at a time into the app.
+
+    SQLite has one writer. A writing request takes the lock at its first query and then needs
+    more worker threads (the route, then the commit). With 50 people pressing "Sign up" at
+    once, every worker thread could end up waiting for the lock while the request holding
+    it waits for a thread: a stall until the busy timeout. Waiting here costs no thread.
+    """
+
+    def __init__(self, app: ASGIApp, writers: int) -> None:
+        self.app = app
+        self.gate = asyncio.Semaphore(max(writers, 1))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in {"GET", "HEAD", "OPTIONS"}:
+            await self.app(scope, receive, send)
+            return
+        async with self.gate:
+            await self.app(scope, receive, send)
 
 
 class CatchAllMiddleware:

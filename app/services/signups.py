@@ -292,6 +292,21 @@ def lock_workshop(session: Session, workshop_id: int) -> Workshop | None:
     ).first()
 
 
+def _next_in_queue(session: Session, workshop_id: int, now: datetime) -> datetime:
+    """The waiting-list time for someone joining the queue now, under the workshop's lock.
+
+    `now` was read when the request began, before the lock; people reach the lock in a
+    different order. The queue is the order of the lock, so never go back in time: at
+    least a microsecond after the last person waiting.
+    """
+    last = session.exec(
+        select(func.max(SignUp.waiting_since)).where(SignUp.workshop_id == workshop_id)
+    ).one()
+    if last is not None and last >= now:
+        return last + timedelta(microseconds=1)
+    return now
+
+
 def sign_up(
     session: Session,
     settings: Settings,
@@ -369,7 +384,9 @@ def sign_up(
     row.cancelled_at = None
     row.checked_in_at = None
     row.confirmed_at = now if status == SignUpStatus.CONFIRMED else None
-    row.waiting_since = now if status == SignUpStatus.WAITING else None
+    row.waiting_since = (
+        _next_in_queue(session, workshop_id, now) if status == SignUpStatus.WAITING else None
+    )
     session.add(row)
     session.flush()
     if draft_key:
