@@ -80,9 +80,17 @@ def can_view_audit_log(identity: Identity) -> bool:
 
 
 def can_facilitate(identity: Identity, programme_id: int | None = None) -> bool:
+    """May set up and run workshops in this programme: an admin or facilitator of it, or of
+    every programme. Without a programme: only someone who holds the role everywhere."""
     return identity.has_role(Role.ADMIN, programme_id) or identity.has_role(
         Role.FACILITATOR, programme_id
     )
+
+
+def can_run_workshops_somewhere(identity: Identity) -> bool:
+    """An admin or facilitator anywhere (in one programme will do): the staff workshop pages
+    are theirs, showing only the workshops they run. The route policy asks the same."""
+    return FACILITATOR.check(identity)
 
 
 def can_change_consent(identity: Identity, participant_id: int | None) -> bool:
@@ -115,5 +123,6 @@ TEMPLATE_PREDICATES = {
     "can_see_staff_area": can_see_staff_area,
     "can_view_audit_log": can_view_audit_log,
     "can_facilitate": can_facilitate,
+    "can_run_workshops_somewhere": can_run_workshops_somewhere,
     "can_change_consent": can_change_consent,
 }

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from app.models import AgeBand, Participant, Role, StaffUser
+from app.models import AgeBand, Participant, Programme, Role, StaffRole, StaffUser
 from app.security import new_token
 from app.services import identity
 from app.services import staff as staff_service
@@ -21,6 +21,26 @@ def make_staff(session: Session, *roles: Role, email: str | None = None) -> Staf
     member = staff_service.create_or_update(
         session, email, list(roles), display_name=email.split("@")[0]
     )
+    session.flush()
+    return member
+
+
+def make_programme(session: Session, title: str | None = None) -> Programme:
+    n = next(_counter)
+    programme = Programme(
+        slug=f"programme-{n}", title=title or f"Programme {n}", summary="For tests"
+    )
+    session.add(programme)
+    session.flush()
+    return programme
+
+
+def make_programme_staff(
+    session: Session, role: Role, programme: Programme, *, email: str | None = None
+) -> StaffUser:
+    """A member of staff who holds `role` in this one programme only."""
+    member = make_staff(session, email=email)
+    session.add(StaffRole(staff_id=member.id, role=role, programme_id=programme.id))
     session.flush()
     return member
 

@@ -42,6 +42,11 @@ FORM = {
 }
 
 
+def form_in(workshop, **changes):
+    """The staff form, filled in for a new workshop in `workshop`'s programme."""
+    return dict(FORM, programme_id=str(workshop.programme_id), **changes)
+
+
 def as_staff(client, session, *roles):
     staff = make_staff(session, *roles)
     sign_in(client, session, staff=staff)
@@ -49,9 +54,9 @@ def as_staff(client, session, *roles):
 
 
 def test_a_facilitator_creates_a_workshop_in_uk_time_and_runs_it(client, session, make_workshop):
-    make_workshop()  # makes sure a programme exists
+    existing = make_workshop()  # makes sure a programme exists
     me = as_staff(client, session, Role.FACILITATOR)
-    response = client.submit("/staff/workshops/new", FORM)
+    response = client.submit("/staff/workshops/new", form_in(existing))
     assert response.status_code == 303, response.text[:3000]
     workshop = session.exec(select(Workshop).where(Workshop.title == "Making care better")).one()
     assert workshop.starts_at.hour == 16 and workshop.starts_at.utcoffset() == timedelta(0)  # GMT
@@ -73,10 +78,10 @@ def test_a_facilitator_creates_a_workshop_in_uk_time_and_runs_it(client, session
 
 
 def test_summer_time_is_read_as_uk_time(client, session, make_workshop):
-    make_workshop()
+    existing = make_workshop()
     as_staff(client, session, Role.ADMIN)
-    form = dict(
-        FORM, starts_at="2027-06-05T16:30", ends_at="2027-06-05T18:30", sign_up_closes_at=""
+    form = form_in(
+        existing, starts_at="2027-06-05T16:30", ends_at="2027-06-05T18:30", sign_up_closes_at=""
     )
     client.submit("/staff/workshops/new", form)
     workshop = session.exec(select(Workshop).where(Workshop.title == "Making care better")).one()
@@ -84,10 +89,10 @@ def test_summer_time_is_read_as_uk_time(client, session, make_workshop):
 
 
 def test_the_form_explains_every_problem_and_keeps_what_was_typed(client, session, make_workshop):
-    make_workshop()
+    existing = make_workshop()
     as_staff(client, session, Role.ADMIN)
-    bad = dict(
-        FORM,
+    bad = form_in(
+        existing,
         mode="in_person",
         place="",
         capacity="ten",
@@ -99,26 +104,26 @@ def test_the_form_explains_every_problem_and_keeps_what_was_typed(client, sessio
     assert "There is a problem" in response.text
     assert "Capacity must be a whole number" in response.text
     assert 'value="Kept title"' in response.text
-    bad = dict(FORM, reserved_places="30", capacity="20", mode="in_person", place="")
+    bad = form_in(existing, reserved_places="30", capacity="20", mode="in_person", place="")
     response = client.submit("/staff/workshops/new", bad)
     assert "Enter where the workshop is" in response.text
     assert "Reserved places can" in response.text
-    bad = dict(FORM, starts_at="5th December", online_link="javascript:alert(1)")
+    bad = form_in(existing, starts_at="5th December", online_link="javascript:alert(1)")
     response = client.submit("/staff/workshops/new", bad)
     assert "Enter a date and time like" in response.text
     assert "Enter a joining link that starts with https://" in response.text
 
 
 def test_hostile_inputs_in_the_staff_form_are_never_a_500(client, session, make_workshop):
-    make_workshop()
+    existing = make_workshop()
     as_staff(client, session, Role.ADMIN)
     inputs = json.loads(shared_fixture("hostile_inputs.json").read_text())["inputs"]
     for value in inputs:
-        data = {name: value for name in FORM}
+        data = {name: value for name in form_in(existing)}
         response = client.submit_raw("/staff/workshops/new", data)
         assert response.status_code == 200, value
         assert "<script>alert(1)</script>" not in response.text
-        data = dict(FORM, title=value[:200], description=value, place=value[:300])
+        data = form_in(existing, title=value[:200], description=value, place=value[:300])
         response = client.submit_raw("/staff/workshops/new", data)
         assert response.status_code in {200, 303}, value
     for workshop in session.exec(select(Workshop)).all():
@@ -297,6 +302,7 @@ def test_raising_capacity_gives_places_to_people_waiting(client, session, settin
     form = client.get(f"/staff/workshops/{workshop.id}/edit")
     assert form.status_code == 200 and 'value="Having your say"' in form.text
     values = {
+        "programme_id": str(workshop.programme_id),
         "title": workshop.title,
         "description": workshop.description,
         "audience": "young_people",
@@ -312,3 +318,121 @@ def test_raising_capacity_gives_places_to_people_waiting(client, session, settin
     session.expire_all()
     b = session.exec(select(SignUp).where(SignUp.contact_key == "b@example.org")).one()
     assert b.status == SignUpStatus.CONFIRMED
+
+
+# --- programme-scoped roles ------------------------------------------------------------
+
+
+def _two_programmes(session, make_workshop):
+    """Programme A (with a workshop) and programme B (with one), for a B facilitator."""
+    from tests.factories import make_programme
+
+    in_a = make_workshop(title="Only for A")
+    b = make_programme(session, "Programme B")
+    in_b = make_workshop(title="Another in B", programme_id=b.id)
+    session.commit()
+    return in_a, b, in_b
+
+
+def test_a_programme_facilitator_creates_workshops_only_in_their_programme(
+    client, session, make_workshop
+):
+    from tests.factories import make_programme_staff
+
+    in_a, b, _ = _two_programmes(session, make_workshop)
+    me = make_programme_staff(session, Role.FACILITATOR, b)
+    sign_in(client, session, staff=me)
+    home = client.get("/staff").text
+    assert '<a href="/staff/workshops">Workshops</a>' in home  # the menu leads to their pages
+
+    page = client.get("/staff/workshops/new")
+    assert page.status_code == 200
+    assert "Programme B" in page.text and "Test programme" not in page.text
+    assert f'name="programme_id" type="radio" value="{b.id}" checked' in page.text  # the only one
+
+    refused = client.submit("/staff/workshops/new", form_in(in_a, title="Kept title"))
+    assert refused.status_code == 200
+    summary = refused.text.split('class="error-summary"')[1].split("</div>")[0]
+    assert "Choose one of the programmes you run" in summary
+    assert 'value="Kept title"' in refused.text
+    assert not session.exec(select(Workshop).where(Workshop.title == "Kept title")).first()
+
+    made = client.submit("/staff/workshops/new", dict(FORM, programme_id=str(b.id)))
+    assert made.status_code == 303
+    mine = session.exec(select(Workshop).where(Workshop.title == FORM["title"])).one()
+    assert mine.programme_id == b.id
+    assert client.get(made.headers["location"]).status_code == 200  # and they run it
+
+
+def test_a_programme_facilitator_cannot_move_a_workshop_out_of_their_programme(
+    client, session, make_workshop
+):
+    from tests.factories import make_programme_staff
+
+    in_a, b, in_b = _two_programmes(session, make_workshop)
+    me = make_programme_staff(session, Role.FACILITATOR, b)
+    session.add(WorkshopFacilitator(workshop_id=in_b.id, staff_id=me.id))
+    session.commit()
+    sign_in(client, session, staff=me)
+    edit = f"/staff/workshops/{in_b.id}/edit"
+    form = client.get(edit)
+    radio = 'name="programme_id" type="radio" value="{}"'
+    assert radio.format(b.id) + " checked" in form.text
+    assert radio.format(in_a.programme_id) not in form.text
+    moved = client.submit(edit, form_in(in_a, title="Moved"))
+    assert moved.status_code == 200 and "Choose one of the programmes you run" in moved.text
+    session.expire_all()
+    assert session.get(Workshop, in_b.id).programme_id == b.id
+
+
+def test_a_programme_facilitator_never_sees_other_programmes_workshops(
+    client, session, make_workshop
+):
+    from tests.factories import make_programme_staff
+
+    in_a, b, in_b = _two_programmes(session, make_workshop)
+    mine = make_workshop(title="Mine in B", programme_id=b.id)
+    me = make_programme_staff(session, Role.FACILITATOR, b)
+    # Assigned to a workshop in A too (by mistake): still not theirs to run.
+    for workshop in (mine, in_a):
+        session.add(WorkshopFacilitator(workshop_id=workshop.id, staff_id=me.id))
+    session.commit()
+    sign_in(client, session, staff=me)
+    listed = client.get("/staff/workshops").text
+    assert "Mine in B" in listed
+    assert in_a.title not in listed and in_b.title not in listed
+    assert client.get(f"/staff/workshops/{mine.id}").status_code == 200
+    for workshop in (in_a, in_b):
+        assert client.get(f"/staff/workshops/{workshop.id}").status_code == 404
+
+
+def test_a_programme_admin_runs_every_workshop_of_their_programme_only(
+    client, session, make_workshop
+):
+    from tests.factories import make_programme_staff
+
+    in_a, b, in_b = _two_programmes(session, make_workshop)
+    sign_in(client, session, staff=make_programme_staff(session, Role.ADMIN, b))
+    listed = client.get("/staff/workshops").text
+    assert in_b.title in listed and in_a.title not in listed
+    assert client.get(f"/staff/workshops/{in_b.id}").status_code == 200
+    assert client.get(f"/staff/workshops/{in_a.id}").status_code == 404
+    refused = client.submit("/staff/workshops/new", form_in(in_a))
+    assert "Choose one of the programmes you run" in refused.text
+
+
+def test_a_facilitator_everywhere_chooses_any_programme(client, session, make_workshop):
+    in_a, _, in_b = _two_programmes(session, make_workshop)
+    as_staff(client, session, Role.FACILITATOR)
+    page = client.get("/staff/workshops/new").text
+    assert "Programme B" in page and "Test programme" in page
+    assert " checked" not in page.split('name="programme_id"')[1]  # two: nothing chosen yet
+    missing = client.submit("/staff/workshops/new", FORM)
+    assert "Choose which programme the workshop is part of" in missing.text
+    for workshop, title in ((in_a, "In A"), (in_b, "In B")):
+        made = client.submit("/staff/workshops/new", form_in(workshop, title=title))
+        assert made.status_code == 303
+        assert client.get(made.headers["location"]).status_code == 200
+    listed = client.get("/staff/workshops").text
+    assert "In A" in listed and "In B" in listed
+    assert in_a.title not in listed  # still only the ones they are assigned to

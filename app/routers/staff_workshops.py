@@ -13,7 +13,7 @@ from app.db import unit_of_work
 from app.deps import Facilitator, FormDataDep, NowDep, SessionDep, SettingsDep
 from app.forms import FormState, empty_form, parse_form
 from app.htmx import is_htmx, redirect
-from app.models import SignUp, Workshop, WorkshopStatus
+from app.models import Programme, SignUp, Workshop, WorkshopStatus
 from app.models.participants import AGE_BAND_LABELS
 from app.models.workshops import AUDIENCES
 from app.services import signups
@@ -52,7 +52,7 @@ def _form_page(
     session: Any,
     form: FormState[Any],
     workshop: Workshop | None,
-    programme_error: bool = False,
+    choices: list[Programme],
 ) -> HTMLResponse:
     return render(
         request,
@@ -60,22 +60,21 @@ def _form_page(
         {
             "form": form,
             "workshop": workshop,
+            "programmes": [(str(p.id), p.title) for p in choices],
             "audiences": list(AUDIENCES.items()),
             "people": workshop_service.possible_facilitators(session),
-            "no_programme": programme_error,
+            "no_programme": not choices,
         },
     )
 
 
 @router.get("/staff/workshops/new", response_class=HTMLResponse)
 def new_workshop(request: Request, session: SessionDep, who: Facilitator) -> HTMLResponse:
-    form = empty_form(WorkshopForm, status="draft", reserved_places="0")
-    return _form_page(request, session, form, None)
-
-
-def _programme_id(session: Any) -> int | None:
-    found = workshop_service.programmes(session)
-    return found[0].id if found else None
+    choices = workshop_service.programmes_for(session, who)
+    # Only one programme to choose: chosen already, and still shown so people know where.
+    only = str(choices[0].id) if len(choices) == 1 else ""
+    form = empty_form(WorkshopForm, status="draft", reserved_places="0", programme_id=only)
+    return _form_page(request, session, form, None, choices)
 
 
 @router.post("/staff/workshops/new", response_class=HTMLResponse)
@@ -88,23 +87,29 @@ def create_workshop(
     who: Facilitator,
 ) -> Response:
     form = parse_form(WorkshopForm, data)
+    choices = workshop_service.programmes_for(session, who)
+    workshop_service.check_programme(form, choices)
     workshop_service.cross_check(form)
-    programme_id = _programme_id(session)
-    if not form.ok or form.data is None or programme_id is None:
-        return _form_page(request, session, form, None, programme_id is None)
+    if not form.ok or form.data is None:
+        return _form_page(request, session, form, None, choices)
     workshop = workshop_service.apply_form(
-        session, settings, form.data, workshop=None, programme_id=programme_id, actor=who, now=now
+        session, settings, form.data, workshop=None, actor=who, now=now
     )
     return redirect(request, f"/staff/workshops/{workshop.id}")
 
 
 @router.get("/staff/workshops/{workshop_id}/edit", response_class=HTMLResponse)
 def edit_workshop(
-    request: Request, workshop: RunWorkshop, session: SessionDep, settings: SettingsDep
+    request: Request,
+    workshop: RunWorkshop,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: Facilitator,
 ) -> HTMLResponse:
     ids = workshop_service.facilitator_ids(session, workshop.id or 0)
     form = empty_form(WorkshopForm, **workshop_service.form_values(workshop, settings, ids))
-    return _form_page(request, session, form, workshop)
+    choices = workshop_service.programmes_for(session, who)
+    return _form_page(request, session, form, workshop, choices)
 
 
 @router.post("/staff/workshops/{workshop_id}/edit", response_class=HTMLResponse)
@@ -118,20 +123,15 @@ def change_workshop(
     who: Facilitator,
 ) -> Response:
     form = parse_form(WorkshopForm, data)
+    # Moving a workshop is allowed only into another programme this person runs.
+    choices = workshop_service.programmes_for(session, who)
+    workshop_service.check_programme(form, choices)
     workshop_service.cross_check(form)
     if workshop.status == WorkshopStatus.CANCELLED:
         form.add_error("title", "This workshop has been cancelled, so it can't be changed")
     if not form.ok or form.data is None:
-        return _form_page(request, session, form, workshop)
-    workshop_service.apply_form(
-        session,
-        settings,
-        form.data,
-        workshop=workshop,
-        programme_id=workshop.programme_id,
-        actor=who,
-        now=now,
-    )
+        return _form_page(request, session, form, workshop, choices)
+    workshop_service.apply_form(session, settings, form.data, workshop=workshop, actor=who, now=now)
     signups.fill_from_waiting_list(session, settings, workshop, now)
     return redirect(request, f"/staff/workshops/{workshop.id}")
 
@@ -147,12 +147,14 @@ def _detail(
 ) -> HTMLResponse:
     assert workshop.id is not None
     opens, closes = workshop_service.code_window(settings, workshop)
+    attendees = signups.attendees(session, workshop.id)
     return render(
         request,
         "staff/workshops/detail.html",
         {
             "workshop": workshop,
-            "attendees": signups.attendees(session, workshop.id),
+            "attendees": attendees,
+            "waiting_for_parent": signups.waiting_for_parent(session, settings, attendees),
             "counts": signups.counts(session, workshop.id),
             "facilitators": workshop_service.facilitators(session, workshop.id),
             "code_opens": opens,

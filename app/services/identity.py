@@ -41,7 +41,16 @@ class Identity:
         )
 
     def has_any_role(self, *roles: Role) -> bool:
+        """Held anywhere: everywhere or in at least one programme. Only for route-level
+        policies (may this person open the page at all?); a rule about one object checks
+        `has_role` with that object's programme."""
         return any(held == role for held, _ in self.roles for role in roles)
+
+    def programmes_where(self, role: Role) -> set[int]:
+        """The programmes this role is held in by name (not counting holding it everywhere)."""
+        if self.staff is None:
+            return set()
+        return {p for held, p in self.roles if held == role and p is not None}
 
 
 ANONYMOUS = Identity()

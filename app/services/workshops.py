@@ -11,8 +11,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
-from sqlalchemy import func
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, and_, col, or_, select
 
 from app import permissions
 from app.config import Settings
@@ -155,20 +155,24 @@ def facilitator_ids(session: Session, workshop_id: int) -> set[int]:
 
 
 def for_staff(session: Session, identity: Identity) -> list[Workshop]:
-    """The workshops this staff member runs: all for admins, else their programmes' (as a
-    programme's admin) and the ones they are assigned to."""
+    """Exactly the workshops `can_run` lets this person run: every one for admins everywhere;
+    a programme's admin, that programme's; and the ones they are assigned to as a
+    facilitator (of every programme, or of the workshop's own)."""
     query = select(Workshop).order_by(col(Workshop.starts_at).desc())
     if identity.has_role(Role.ADMIN):
         return list(session.exec(query).all())
-    assert identity.staff is not None
-    admin_of = [p for role, p in identity.roles if role == Role.ADMIN and p is not None]
-    assigned = select(WorkshopFacilitator.workshop_id).where(
-        WorkshopFacilitator.staff_id == identity.staff.id
+    if identity.staff is None:
+        return []
+    assigned: ColumnElement[bool] = col(Workshop.id).in_(
+        select(WorkshopFacilitator.workshop_id).where(
+            WorkshopFacilitator.staff_id == identity.staff.id
+        )
     )
-    query = query.where(
-        or_(col(Workshop.id).in_(assigned), col(Workshop.programme_id).in_(admin_of))
-    )
-    return list(session.exec(query).all())
+    if not identity.has_role(Role.FACILITATOR):
+        facilitator_of = identity.programmes_where(Role.FACILITATOR)
+        assigned = and_(assigned, col(Workshop.programme_id).in_(facilitator_of))
+    admin_of = col(Workshop.programme_id).in_(identity.programmes_where(Role.ADMIN))
+    return list(session.exec(query.where(or_(assigned, admin_of))).all())
 
 
 def possible_facilitators(session: Session) -> list[StaffUser]:
@@ -190,6 +194,18 @@ def possible_facilitators(session: Session) -> list[StaffUser]:
 
 def programmes(session: Session) -> list[Programme]:
     return list(session.exec(select(Programme).order_by(col(Programme.title))).all())
+
+
+def programmes_for(session: Session, identity: Identity) -> list[Programme]:
+    """The programmes this person may put a workshop in (everyone's, for a role everywhere)."""
+    return [p for p in programmes(session) if permissions.can_facilitate(identity, p.id)]
+
+
+def check_programme(state: FormState[WorkshopForm], choices: list[Programme]) -> None:
+    """Deny by default: the chosen programme must be one of this person's `choices`."""
+    chosen = state.values.get("programme_id") or ""
+    if chosen and chosen not in {str(p.id) for p in choices}:
+        state.add_error("programme_id", "Choose one of the programmes you run")
 
 
 # --- staff set workshops up ------------------------------------------------------------
@@ -219,6 +235,7 @@ def _local_field(value: str) -> str:
 
 
 class WorkshopForm(FormModel):
+    programme_id: int
     title: str = Field(max_length=200)
     description: str = Field(max_length=5000)
     audience: Literal["children", "young_people", "young_adults", "parents"]
@@ -237,6 +254,10 @@ class WorkshopForm(FormModel):
 
     multi = ("facilitators",)
     messages = {
+        "programme_id": {
+            "missing": "Choose which programme the workshop is part of",
+            "invalid": "Choose one of the programmes you run",
+        },
         "title": {
             "missing": "Enter a title",
             "too_long": "The title must be 200 characters or fewer",
@@ -326,16 +347,18 @@ def apply_form(
     form: WorkshopForm,
     *,
     workshop: Workshop | None,
-    programme_id: int,
     actor: Identity,
     now: datetime,
 ) -> Workshop:
-    """Create a workshop, or change one, from the staff form."""
+    """Create a workshop, or change one, from the staff form (its programme already checked
+    against the person's own by `check_programme`)."""
+    if not permissions.can_facilitate(actor, form.programme_id):
+        raise PermissionError("a workshop goes only into a programme its creator runs")
     tz = settings.tz
     creating = workshop is None
     if workshop is None:
         workshop = Workshop(
-            programme_id=programme_id,
+            programme_id=form.programme_id,
             slug=unique_slug(session, form.title),
             join_code=unique_code(session),
             created_at=now,
@@ -349,6 +372,7 @@ def apply_form(
         )
     if workshop.status == WorkshopStatus.CANCELLED:
         raise ValueError("cancelled workshops can't be changed")
+    workshop.programme_id = form.programme_id
     workshop.title = form.title
     workshop.description = form.description
     workshop.audience = form.audience
@@ -407,6 +431,7 @@ def _set_facilitators(
 def form_values(workshop: Workshop, settings: Settings, staff_ids: set[int]) -> dict[str, object]:
     tz = settings.tz
     return {
+        "programme_id": str(workshop.programme_id),
         "title": workshop.title,
         "description": workshop.description,
         "audience": workshop.audience,
