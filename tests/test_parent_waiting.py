@@ -74,15 +74,18 @@ def test_the_place_is_kept_and_the_confirmation_and_email_say_so(client, session
     assert PLACE_KEPT not in adult.body_text
 
 
-def test_staff_see_who_waits_for_a_parent_or_carer(client, session, today):
-    child_signs_up(client, session, today)
+def test_staff_see_who_waits_for_a_parent_or_carer(client, session, settings, today):
+    row, _, _ = child_signs_up(client, session, today)
+    scanned = f"/staff/check-in/{signups.check_in_token(settings, row)}"
     client.cookies.clear()
     sign_in(client, session, staff=make_staff(session, Role.ADMIN))
     page = client.get(f"/staff/workshops/{today.id}").text
     assert "Waiting for a parent or carer" in page
+    assert "Waiting for a parent or carer" in client.get(scanned).text
     parent_answers(client, session, "mum@example.org", "yes")
     sign_in(client, session, staff=make_staff(session, Role.ADMIN))
     assert "Waiting for a parent or carer" not in client.get(f"/staff/workshops/{today.id}").text
+    assert "Waiting for a parent or carer" not in client.get(scanned).text
 
 
 def test_the_child_cannot_join_the_room_until_the_parent_says_yes(client, session, today):

@@ -260,12 +260,15 @@ Scanned = Annotated[tuple[SignUp, Workshop], Depends(_scanned)]
 
 
 @router.get("/staff/check-in/{token}", response_class=HTMLResponse)
-def scanned_page(request: Request, token: str, scanned: Scanned) -> HTMLResponse:
+def scanned_page(
+    request: Request, token: str, scanned: Scanned, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
     row, workshop = scanned
+    waiting = bool(signups.waiting_for_parent(session, settings, [row]))
     return render(
         request,
         "staff/workshops/check_in.html",
-        {"sign_up": row, "workshop": workshop, "token": token},
+        {"sign_up": row, "workshop": workshop, "token": token, "waiting_for_parent": waiting},
     )
 
 
