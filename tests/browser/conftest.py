@@ -225,3 +225,23 @@ def page_nojs(browser: Any, live_server: LiveServer) -> Iterator[Any]:
 def desktop_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """A desktop-sized page (1280x800) with JavaScript on."""
     yield from _open(browser, live_server, js=True, viewport=DESKTOP)
+
+
+@pytest.fixture
+def server(live_server: LiveServer) -> LiveServer:
+    return live_server
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Any]:
+    """Open more pages (a parent's phone, a second visit) with JavaScript on or off."""
+    contexts: list[Any] = []
+
+    def make(javascript: bool = True) -> Any:
+        context = new_context(browser, js=javascript)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()

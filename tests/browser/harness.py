@@ -569,3 +569,21 @@ class LiveServer:
 
     def path(self, path: str) -> str:
         return self.url + path
+
+
+def participant_link(server: LiveServer, person_id: int) -> str:
+    """A one-time sign-in link for a participant, as the emailed one would be."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.services import identity, participants
+
+    with server.db() as session:
+        person = participants.find_by_id(session, person_id)
+        token = identity.issue_link_token(
+            session,
+            datetime.now(UTC),
+            timedelta(minutes=15),
+            participants.PARTICIPANT_LINK,
+            participant=person,
+        )
+    return participants.sign_in_url(server.settings, token)

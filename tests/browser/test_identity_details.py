@@ -5,57 +5,23 @@ error re-render and after every HTMX swap.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from app.models import AgeBand, ConsentPurpose, ConsentState, Role
-from app.services import consent, identity, participants
+from app.services import consent, participants
 from app.services import staff as staff_service
 from tests.browser.harness import (
-    LiveServer,
     check_after_swap,
     check_page,
     htmx_settled_count,
-    new_context,
+    participant_link,
 )
 
 pytestmark = pytest.mark.browser
 JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
-
-
-@pytest.fixture
-def server(live_server: LiveServer) -> LiveServer:
-    return live_server
-
-
-@pytest.fixture
-def open_page(browser: Any) -> Iterator[Any]:
-    contexts: list[Any] = []
-
-    def make(javascript: bool = True) -> Any:
-        context = new_context(browser, js=javascript)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def _participant_link(server: LiveServer, person_id: int) -> str:
-    with server.db() as session:
-        person = participants.find_by_id(session, person_id)
-        token = identity.issue_link_token(
-            session,
-            datetime.now(UTC),
-            timedelta(minutes=15),
-            participants.PARTICIPANT_LINK,
-            participant=person,
-        )
-    return participants.sign_in_url(server.settings, token)
 
 
 def _submit(page: Any, name: str) -> None:
@@ -96,7 +62,7 @@ def test_change_my_details_and_a_parent_is_asked_when_i_say_i_am_under_13(
         person_id = person.id
     assert person_id is not None
     page = open_page(javascript)
-    page.goto(_participant_link(server, person_id))
+    page.goto(participant_link(server, person_id))
     _submit(page, "Carry on")
     page.get_by_role("link", name="Change my details").click()
     page.wait_for_load_state()

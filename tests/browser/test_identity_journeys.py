@@ -6,44 +6,23 @@ axe and target sizes are checked on every page (`check_page`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from app.models import AgeBand, ConsentPurpose, Role
-from app.services import consent, identity, participants
+from app.services import consent, participants
 from tests.browser.harness import (
     LiveServer,
     check_after_swap,
     check_page,
     htmx_settled_count,
-    new_context,
+    participant_link,
 )
 
 pytestmark = pytest.mark.browser
 JS = [pytest.param(True, id="js"), pytest.param(False, id="nojs")]
-
-
-@pytest.fixture
-def server(live_server: LiveServer) -> LiveServer:
-    return live_server
-
-
-@pytest.fixture
-def open_page(browser: Any) -> Iterator[Any]:
-    """Open more pages (a parent's phone, a second visit) with JavaScript on or off."""
-    contexts: list[Any] = []
-
-    def make(javascript: bool = True) -> Any:
-        context = new_context(browser, js=javascript)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def _latest_link(server: LiveServer, to: str, path: str) -> str:
@@ -52,19 +31,6 @@ def _latest_link(server: LiveServer, to: str, path: str) -> str:
     found = re.search(re.escape(server.url) + re.escape(path) + r"\S+", email.body_text)
     assert found, email.body_text
     return found.group(0)
-
-
-def _participant_link(server: LiveServer, person_id: int) -> str:
-    with server.db() as session:
-        person = participants.find_by_id(session, person_id)
-        token = identity.issue_link_token(
-            session,
-            datetime.now(UTC),
-            timedelta(minutes=15),
-            participants.PARTICIPANT_LINK,
-            participant=person,
-        )
-    return participants.sign_in_url(server.settings, token)
 
 
 class _page:
@@ -174,7 +140,7 @@ def test_a_child_waits_for_a_parent_who_says_yes(server, open_page, javascript):
         child_id = child.id
     assert child_id is not None
     with _page(open_page, javascript) as page:
-        page.goto(_participant_link(server, child_id))
+        page.goto(participant_link(server, child_id))
         _submit(page, "Carry on")
         assert "We have emailed your parent or carer" in page.content()
         check_page(page)
@@ -192,7 +158,7 @@ def test_a_child_waits_for_a_parent_who_says_yes(server, open_page, javascript):
         check_page(parent)
 
     with _page(open_page, javascript) as page:
-        page.goto(_participant_link(server, child_id))
+        page.goto(participant_link(server, child_id))
         _submit(page, "Carry on")
         assert "Your parent or carer said yes" in page.content()
         check_page(page)
@@ -221,7 +187,7 @@ def test_a_parent_who_says_no(server, open_page):
         check_page(parent)
 
 
-def test_an_expired_participant_link(server, open_page):
+def test_an_expiredparticipant_link(server, open_page):
     with _page(open_page, True) as page:
         page.goto(f"{server.url}/me/sign-in/link?token=not-a-real-token")
         check_page(page)
