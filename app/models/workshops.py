@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.models.base import created_at_field, required_when_field, when_field
@@ -151,6 +151,8 @@ class SignUp(SQLModel, table=True):
     confirmed_at: datetime | None = when_field()
     cancelled_at: datetime | None = when_field()
     checked_in_at: datetime | None = when_field()
+    # Staff gave this person one of the workshop's reserved places (not a public one).
+    reserved: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     personal_data: ClassVar[PersonalData] = PersonalData(
         subject="participant",
@@ -164,6 +166,7 @@ class SignUp(SQLModel, table=True):
             "access_needs",
             "anything_else",
             "status",
+            "reserved",
             "created_at",
             "checked_in_at",
         ),

@@ -16,7 +16,7 @@ from app.htmx import is_htmx, redirect
 from app.models import Programme, SignUp, Workshop, WorkshopStatus
 from app.models.participants import AGE_BAND_LABELS
 from app.models.workshops import AUDIENCES
-from app.services import signups
+from app.services import reserved_places, signups
 from app.services import workshops as workshop_service
 from app.services.identity import Identity
 from app.services.workshops import WorkshopForm
@@ -162,6 +162,8 @@ def _detail(
             "age_labels": {band.value: label for band, label in AGE_BAND_LABELS.items()},
             "announce": announce,
             "utcnow": now,
+            "reserved_left": reserved_places.left(session, workshop),
+            "can_give_reserved": reserved_places.can_give_now(workshop, now),
         },
         fragments={"attendees": "attendees"},
     )
@@ -284,6 +286,66 @@ def scanned_check_in(
     row, _ = scanned
     signups.check_in(session, row, True, now, who)
     return redirect(request, f"/staff/check-in/{token}")
+
+
+# --- reserved places -------------------------------------------------------------------
+
+GIVE_REFUSED = {
+    "none_left": "There are no reserved places left. To give one, first change the workshop "
+    "to keep back more reserved places",
+    "unavailable": "You can give a reserved place only while the workshop is published and "
+    "before it starts",
+}
+
+
+def _reserved_page(
+    request: Request, session: Any, workshop: Workshop, form: FormState[Any], now: Any
+) -> HTMLResponse:
+    return render(
+        request,
+        "staff/workshops/reserved.html",
+        {
+            "workshop": workshop,
+            "form": form,
+            "reserved_left": reserved_places.left(session, workshop),
+            "can_give": reserved_places.can_give_now(workshop, now),
+        },
+    )
+
+
+@router.get("/staff/workshops/{workshop_id}/reserved", response_class=HTMLResponse)
+def reserved_form(
+    request: Request, workshop: RunWorkshop, session: SessionDep, now: NowDep
+) -> HTMLResponse:
+    form = empty_form(reserved_places.ReservedPlaceForm)
+    return _reserved_page(request, session, workshop, form, now)
+
+
+@router.post("/staff/workshops/{workshop_id}/reserved", response_class=HTMLResponse)
+def give_reserved_place(
+    request: Request,
+    workshop: RunWorkshop,
+    data: FormDataDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    who: Facilitator,
+) -> Response:
+    form = parse_form(reserved_places.ReservedPlaceForm, data)
+    reserved_places.check_form(settings, form)
+    if form.ok and form.data is not None:
+        given = reserved_places.give(session, settings, workshop.id or 0, form.data, now, who)
+        if given.result == "given":
+            return redirect(request, f"/staff/workshops/{workshop.id}?reserved=given")
+        if given.result == "already":
+            form.add_error(
+                "email",
+                "Already signed up: someone with this email address already has a place "
+                "or is on the waiting list for this workshop",
+            )
+        else:
+            form.add_error("reserved", GIVE_REFUSED[given.result])
+    return _reserved_page(request, session, workshop, form, now)
 
 
 # --- messages, cancelling, export ------------------------------------------------------

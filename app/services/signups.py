@@ -355,10 +355,42 @@ def sign_up(
     status = (
         SignUpStatus.CONFIRMED if confirmed < workshop.bookable_places else SignUpStatus.WAITING
     )
+    row = write_sign_up(
+        session,
+        settings,
+        existing,
+        workshop_id=workshop_id,
+        participant=participant,
+        answers=answers,
+        status=status,
+        now=now,
+    )
+    if draft_key:
+        draft = _draft(session, draft_key, workshop_id)
+        if draft is not None:
+            session.delete(draft)
+    email_new_sign_up(session, settings, workshop, row, now)
+    return Outcome(status.value, row, manage_token(settings, row))  # type: ignore[arg-type]
+
+
+def write_sign_up(
+    session: Session,
+    settings: Settings,
+    existing: SignUp | None,
+    *,
+    workshop_id: int,
+    participant: Participant,
+    answers: dict[str, Any],
+    status: SignUpStatus,
+    now: datetime,
+    reserved: bool = False,
+) -> SignUp:
+    """Write a sign-up (reusing a cancelled one for the same email) with fresh link tokens."""
+    email = str(answers["email"]).strip()
     row = existing or SignUp(
         reference=_new_reference(session),
         workshop_id=workshop_id,
-        contact_key=key,
+        contact_key=email.lower(),
         token_nonce="",
         manage_token_hash="",
         check_in_token_hash="",
@@ -374,12 +406,13 @@ def sign_up(
     row.check_in_token_hash = token_hash(_token(settings, "check-in", nonce))
     row.participant_id = participant.id or 0
     row.display_name = str(answers["display_name"])[:60]
-    row.age_band = band.value
+    row.age_band = AgeBand(answers["age_band"]).value
     row.contact_email = email
-    row.contact_is_parent = is_parent
+    row.contact_is_parent = answers.get("whose") == "parent"
     row.access_needs = (answers.get("access_needs") or None) and str(answers["access_needs"])
     row.anything_else = (answers.get("anything_else") or None) and str(answers["anything_else"])
     row.status = status
+    row.reserved = reserved
     row.created_at = now
     row.cancelled_at = None
     row.checked_in_at = None
@@ -389,12 +422,7 @@ def sign_up(
     )
     session.add(row)
     session.flush()
-    if draft_key:
-        draft = _draft(session, draft_key, workshop_id)
-        if draft is not None:
-            session.delete(draft)
-    _email_new_sign_up(session, settings, workshop, row, now)
-    return Outcome(status.value, row, manage_token(settings, row))  # type: ignore[arg-type]
+    return row
 
 
 # --- links and emails ------------------------------------------------------------------
@@ -483,7 +511,7 @@ def _email(
     )
 
 
-def _email_new_sign_up(
+def email_new_sign_up(
     session: Session, settings: Settings, workshop: Workshop, sign_up: SignUp, now: datetime
 ) -> None:
     if sign_up.status == SignUpStatus.CONFIRMED:
@@ -784,6 +812,7 @@ def attendees_csv(session: Session, settings: Settings, workshop: Workshop, acto
             "Access needs",
             "Anything else",
             "Checked in",
+            "Reserved place",
         ]
     )
     for row in rows:
@@ -800,6 +829,7 @@ def attendees_csv(session: Session, settings: Settings, workshop: Workshop, acto
                     row.access_needs or "",
                     row.anything_else or "",
                     in_words(row.checked_in_at, settings.timezone) if row.checked_in_at else "",
+                    "yes" if row.reserved else "no",
                 )
             ]
         )

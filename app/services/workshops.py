@@ -50,11 +50,16 @@ class Availability:
 
 
 def confirmed_count(session: Session, workshop_id: int) -> int:
+    """Confirmed public places: a reserved place given by staff never uses up a public one."""
     return int(
         session.exec(
             select(func.count())
             .select_from(SignUp)
-            .where(SignUp.workshop_id == workshop_id, SignUp.status == SignUpStatus.CONFIRMED)
+            .where(
+                SignUp.workshop_id == workshop_id,
+                SignUp.status == SignUpStatus.CONFIRMED,
+                col(SignUp.reserved).is_(False),
+            )
         ).one()
     )
 
@@ -111,7 +116,11 @@ def _confirmed_counts(session: Session, ids: list[int]) -> dict[int, int]:
         return {}
     rows = session.exec(
         select(SignUp.workshop_id, func.count())
-        .where(col(SignUp.workshop_id).in_(ids), SignUp.status == SignUpStatus.CONFIRMED)
+        .where(
+            col(SignUp.workshop_id).in_(ids),
+            SignUp.status == SignUpStatus.CONFIRMED,
+            col(SignUp.reserved).is_(False),
+        )
         .group_by(col(SignUp.workshop_id))
     ).all()
     return {workshop_id: int(count) for workshop_id, count in rows}
