@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.config import Settings
 from app.forms import FormModel, FormState
 from app.models import AgeBand, ConsentPurpose, SignUp, SignUpStatus, Workshop, WorkshopStatus
 from app.models.workshops import ACTIVE_SIGN_UP
 from app.services import audit, consent, participants, signups
+from app.services import workshops as workshop_service
 from app.services.identity import Identity
 
 # The words staff tick, stored with the consent so the record says exactly what was confirmed.
@@ -92,17 +92,7 @@ def check_form(settings: Settings, form: FormState[ReservedPlaceForm]) -> None:
 
 def used(session: Session, workshop_id: int) -> int:
     """Reserved places given to people who still have them."""
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(SignUp)
-            .where(
-                SignUp.workshop_id == workshop_id,
-                SignUp.status == SignUpStatus.CONFIRMED,
-                col(SignUp.reserved).is_(True),
-            )
-        ).one()
-    )
+    return workshop_service.confirmed_count(session, workshop_id, reserved=True)
 
 
 def left(session: Session, workshop: Workshop) -> int:

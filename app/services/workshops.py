@@ -49,8 +49,11 @@ class Availability:
         return self.state in {"open", "full"}
 
 
-def confirmed_count(session: Session, workshop_id: int) -> int:
-    """Confirmed public places: a reserved place given by staff never uses up a public one."""
+def confirmed_count(session: Session, workshop_id: int, *, reserved: bool = False) -> int:
+    """Confirmed places of one kind: public (the default) or reserved places given by staff.
+
+    Counted apart, so a reserved place never uses up a public one.
+    """
     return int(
         session.exec(
             select(func.count())
@@ -58,7 +61,7 @@ def confirmed_count(session: Session, workshop_id: int) -> int:
             .where(
                 SignUp.workshop_id == workshop_id,
                 SignUp.status == SignUpStatus.CONFIRMED,
-                col(SignUp.reserved).is_(False),
+                col(SignUp.reserved).is_(reserved),
             )
         ).one()
     )
