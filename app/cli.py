@@ -15,8 +15,12 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="The database.", no_args_is_help=True)
 jobs_cli = typer.Typer(help="Background jobs.", no_args_is_help=True)
+text_cli = typer.Typer(help="Text tools: screening and redaction (JSON lines).", no_args_is_help=True)
+votes_cli = typer.Typer(help="Statement votes.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(text_cli, name="text")
+cli.add_typer(votes_cli, name="votes")
 
 
 def upgrade_database(url: str | None = None) -> None:
@@ -119,6 +123,46 @@ def jobs_run() -> None:
     report = jobs.run_all(open_session, settings, utcnow())
     for line in report.lines():
         typer.echo(line)
+
+
+@cli.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="One round of work, then stop."),
+) -> None:
+    """Send queued email every few seconds and run scheduled jobs every minute."""
+    from app.services import worker as worker_service
+
+    worker_service.run(get_settings(), once=once)
+
+
+@text_cli.command("screen")
+def text_screen() -> None:
+    """JSON lines in ({"text"}), one {"action", "reasons"} line out per input."""
+    import sys
+
+    from app.text import screening
+
+    screening.screen_stream(sys.stdin, sys.stdout)
+
+
+@text_cli.command("redact")
+def text_redact() -> None:
+    """JSON lines in ({"text", "known_names"}), one {"spans", "redacted"} line out per input."""
+    import sys
+
+    from app.text import redaction
+
+    redaction.redact_stream(sys.stdin, sys.stdout)
+
+
+@votes_cli.command("groups")
+def votes_groups(
+    input: Path = typer.Option(..., "--input", help="CSV: participant,statement,vote"),
+) -> None:
+    """Opinion groups, consensus and distinctive statements from votes, as JSON."""
+    from app.services import opinion_groups
+
+    typer.echo(opinion_groups.groups_json_from_csv(input))
 
 
 def main() -> None:

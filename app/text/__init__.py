@@ -1,0 +1,1 @@
+"""Text tools: screening posts for safety and redacting personal details."""
