@@ -21,8 +21,25 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/heard.db"
-    # PostgreSQL connections each web process keeps open (SQLite ignores it).
-    database_pool_size: int = 20
+    # PostgreSQL connections the whole deployment may open (every web process and worker
+    # together). Each web process's pool is its share; start-up fails if the server allows
+    # fewer. See "Connections" in the README for the arithmetic.
+    database_max_connections: int = 80
+    # How many web processes and `heard worker` processes share that budget.
+    web_workers: int = 1
+    background_workers: int = 1
+    # Overrides the share worked out from the budget (PostgreSQL only).
+    database_pool_size: int | None = None
+    # Requests let into one web process at once; the rest wait (up to request_queue_seconds,
+    # at most request_queue_max of them) and then get a kind "try again" page. Unset: worked
+    # out from the connections each process may hold.
+    max_requests_in_flight: int | None = None
+    request_queue_seconds: float = 5.0
+    request_queue_max: int = 1000
+    # Request bodies over this are refused (413) before they are read; forms have at most
+    # this many fields.
+    max_body_bytes: int = 1_000_000
+    max_form_fields: int = 200
     # SQLite only: writing requests let in at once per process (SQLite has one writer).
     sqlite_writers: int = 4
     redis_url: str | None = None

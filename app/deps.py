@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from app.config import Settings
-from app.db import unit_of_work, utcnow
+from app.db import has_written, utcnow
 from app.permissions import (
     ADMIN,
     ANY_STAFF,
@@ -29,19 +30,43 @@ from app.services import identity as identity_service
 from app.services.identity import Identity
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in a
+# worker thread, and each of those hops costs more than the work itself. Only the route
+# (and loading who is signed in, when a cookie names a session) runs in a thread.
+
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """The clock. Tests override this to travel in time."""
     return utcnow()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One unit of work per request: committed together before the response, or not at all.
+
+    Making a Session takes no connection; the first query (in the route's thread) does. A
+    session that wrote commits in a worker thread (a commit waits on the disk); one that only
+    read is closed here, which just ends its read transaction.
+    """
     write = request.method not in {"GET", "HEAD", "OPTIONS"}
-    yield from unit_of_work(request.app.state.open_session, write=write)
+    db: Session = request.app.state.open_session(write)
+    try:
+        yield db
+        if db.in_transaction():
+            if write or has_written(db):
+                await run_in_threadpool(db.commit)
+            else:
+                db.commit()  # ends a read transaction: nothing waits on the disk
+    except BaseException:
+        if db.in_transaction():
+            await run_in_threadpool(db.rollback)
+        raise
+    finally:
+        db.close()
 
 
 async def get_form_data(request: Request) -> FormData:
@@ -63,8 +88,18 @@ def session_lifetime(settings: Settings, identity: Identity) -> timedelta:
     return timedelta(days=settings.participant_device_days)
 
 
-def get_identity(request: Request, session: SessionDep, now: NowDep) -> Identity:
-    identity = identity_service.load_identity(session, browser_token(request), now)
+async def get_identity(request: Request, session: SessionDep, now: NowDep) -> Identity:
+    """Who is asking. A browser without a session costs no query and no thread."""
+    token = browser_token(request)
+    if request.state.new_browser or identity_service.known_signed_out(token):
+        identity = Identity()
+        request.state.identity = identity
+        return identity
+    return await run_in_threadpool(_load_identity, request, session, token, now)
+
+
+def _load_identity(request: Request, session: Session, token: str, now: datetime) -> Identity:
+    identity = identity_service.load_identity(session, token, now)
     web_session = identity.web_session
     if web_session is not None and identity_service.needs_touch(web_session, now):
         # A short write of its own, so reading a page never holds a write lock.
@@ -86,7 +121,7 @@ CurrentIdentity = Annotated[Identity, Depends(get_identity)]
 def allow(policy: Policy) -> Any:
     """Declare a route's policy: `dependencies=[allow(ADMIN)]` or as a parameter's Depends."""
 
-    def check(request: Request, identity: CurrentIdentity) -> Identity:
+    async def check(request: Request, identity: CurrentIdentity) -> Identity:
         if policy is DEVELOPMENT_ONLY and request.app.state.settings.env != "development":
             raise HTTPException(status_code=404)
         if policy.check(identity):
@@ -96,6 +131,17 @@ def allow(policy: Policy) -> Any:
         raise HTTPException(status_code=403)
 
     check.policy = policy  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def public_without_identity() -> Any:
+    """PUBLIC, for routes that must not look anyone up (health checks answer during any
+    burst without the database)."""
+
+    async def check() -> None:
+        return None
+
+    check.policy = PUBLIC  # type: ignore[attr-defined]
     return Depends(check)
 
 
@@ -119,6 +165,7 @@ Admin = Annotated[Identity, allow(ADMIN)]
 Facilitator = Annotated[Identity, allow(FACILITATOR)]
 StaffManager = Annotated[Identity, allow(MANAGE_STAFF)]
 DevelopmentOnly = Annotated[Identity, allow(DEVELOPMENT_ONLY)]
+NoLookup = Annotated[None, public_without_identity()]
 
 
 def sign_in_browser(

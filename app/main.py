@@ -8,18 +8,21 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import redirects
 from app.config import Settings, get_settings
-from app.db import make_engine, session_factory
+from app.admission import AdmissionGate, BodyLimit
+from app.db import check_server_allows, connection_budget, make_engine, session_factory
 from app.log import configure_logging
 from app.permissions import NeedsSignIn
 from app.ratelimit import RateLimits
@@ -46,16 +49,23 @@ ERROR_PAGES = {
     403: "errors/403.html",
     404: "errors/404.html",
     405: "errors/404.html",
+    413: "errors/413.html",
     429: "errors/429.html",
+    503: "errors/503.html",
 }
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    budget = connection_budget(settings)
+    engine = engine or make_engine(settings.database_url, pool_size=budget.pool_size)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(check_server_allows, app.state.engine, app.state.settings)
+        # Enough threads for every request let in, plus a few for live streams' checks.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, budget.in_flight + 8)
         task = None
         interval = app.state.settings.outbox_interval_seconds
         if interval > 0:
@@ -80,6 +90,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if engine.dialect.name == "sqlite":
         app.add_middleware(SqliteWriteGate, writers=settings.sqlite_writers)
     app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=_error_page)
+    app.add_middleware(
+        AdmissionGate,
+        limit=budget.in_flight,
+        max_wait=settings.request_queue_seconds,
+        max_queue=settings.request_queue_max,
+        refuse=_error_page,
+    )
     app.add_middleware(SecurityMiddleware, settings=settings)
     # Static files are compressed (phones, poor signal); pages are not, because they carry a
     # CSRF token beside text people typed (BREACH). A proxy in front may compress them.
@@ -101,6 +119,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router)
     _error_handlers(app)
     return app
+
+
+def _error_page(request: Request, status: int) -> Response:
+    """An error page that needs no database (the middleware's refusals: 413, 503)."""
+    return render(request, ERROR_PAGES.get(status, "errors/400.html"), status_code=status)
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -77,7 +77,10 @@ async def csrf_protect(request: Request) -> None:
     if not sent:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
+            # The first parse decides the limits (Starlette keeps the parsed form for later).
+            form = await request.form(
+                max_fields=request.app.state.settings.max_form_fields, max_files=4
+            )
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent, csrf_token(request)):
@@ -116,6 +119,8 @@ class SecurityMiddleware:
         cookie = _read_cookie(scope, self.settings.session_cookie_name)
         state["browser_token"] = cookie or new_token()
         state["cookie_to_set"] = None if cookie else (state["browser_token"], None)
+        # A browser that sent no cookie has no session: nothing to look up.
+        state["new_browser"] = cookie is None
         state["request_id"] = request_id
         state["personal"] = False
         status_holder: dict[str, int] = {}

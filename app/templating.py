@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
@@ -24,6 +25,9 @@ templates = Jinja2Blocks(directory=str(APP_DIR / "templates"))
 env = templates.env
 env.trim_blocks = True
 env.lstrip_blocks = True
+# Checking every template file's age on every render costs more than rendering a small page;
+# only development picks up edits without a restart.
+env.auto_reload = os.environ.get("HEARD_ENV", "development") == "development"
 
 
 @cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -56,9 +58,44 @@ class Identity:
 ANONYMOUS = Identity()
 
 
+class _SignedOutTokens:
+    """Browser tokens known to have no session row, so a returning visitor costs no query.
+
+    Safe without expiry: signing in always issues a brand-new token (never one seen before),
+    and a token whose session ended can never sign in again. Bounded, oldest forgotten first.
+    """
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._hashes: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, hashed: str) -> bool:
+        return hashed in self._hashes
+
+    def add(self, hashed: str) -> None:
+        with self._lock:
+            self._hashes[hashed] = None
+            if len(self._hashes) > self.size:
+                self._hashes.popitem(last=False)
+
+    def discard(self, hashed: str) -> None:
+        with self._lock:
+            self._hashes.pop(hashed, None)
+
+
+SIGNED_OUT = _SignedOutTokens()
+
+
+def known_signed_out(token: str) -> bool:
+    return token_hash(token) in SIGNED_OUT
+
+
 def load_identity(session: Session, token: str, now: datetime) -> Identity:
-    web_session = session.get(WebSession, token_hash(token))
+    hashed = token_hash(token)
+    web_session = session.get(WebSession, hashed)
     if web_session is None:
+        SIGNED_OUT.add(hashed)
         return Identity()
     if web_session.expires_at <= now:
         return Identity()
@@ -112,6 +149,7 @@ def start_session(
     """A new session row for a new browser token; the old token's session (if any) ends."""
     if old_token:
         session.exec(delete(WebSession).where(col(WebSession.id) == token_hash(old_token)))
+    SIGNED_OUT.discard(token_hash(token))
     web_session = WebSession(
         id=token_hash(token),
         staff_id=staff.id if staff else None,
