@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     request_queue_max: int = 1000
     # Request bodies over this are refused (413) before they are read; forms have at most
     # this many fields.
+    # How long a whole room's identical reads are shared (app/cache.py). 0 turns it off.
+    read_cache_seconds: float = 2.0
     max_body_bytes: int = 1_000_000
     max_form_fields: int = 200
     # SQLite only: writing requests let in at once per process (SQLite has one writer).

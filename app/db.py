@@ -85,8 +85,9 @@ def connection_budget(settings: Settings) -> Budget:
     """
     if is_sqlite(settings.database_url):
         in_flight = settings.max_requests_in_flight or 24
-        return Budget(pool_size=in_flight * CONNECTIONS_PER_REQUEST + SPARE_CONNECTIONS,
-                      in_flight=in_flight)
+        return Budget(
+            pool_size=in_flight * CONNECTIONS_PER_REQUEST + SPARE_CONNECTIONS, in_flight=in_flight
+        )
     workers_take = WORKER_CONNECTIONS * max(settings.background_workers, 0)
     share = (settings.database_max_connections - workers_take) // max(settings.web_workers, 1)
     pool_size = settings.database_pool_size or share

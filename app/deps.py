@@ -12,6 +12,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from app.cache import ReadCache
 from app.config import Settings
 from app.db import has_written, utcnow
 from app.permissions import (
@@ -25,9 +26,9 @@ from app.permissions import (
     NeedsSignIn,
     Policy,
 )
-from app.security import browser_token, replace_browser_token
+from app.security import browser_token, replace_browser_token, token_hash
 from app.services import identity as identity_service
-from app.services.identity import Identity
+from app.services.identity import Identity, IdentitySnapshot
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in a
@@ -59,6 +60,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         if db.in_transaction():
             if write or has_written(db):
                 await run_in_threadpool(db.commit)
+                # Everyone reading through this process sees the change at once.
+                request.app.state.read_cache.clear()
             else:
                 db.commit()  # ends a read transaction: nothing waits on the disk
     except BaseException:
@@ -74,7 +77,13 @@ async def get_form_data(request: Request) -> FormData:
     return await request.form()
 
 
+async def get_read_cache(request: Request) -> ReadCache:
+    cache: ReadCache = request.app.state.read_cache
+    return cache
+
+
 FormDataDep = Annotated[FormData, Depends(get_form_data)]
+ReadCacheDep = Annotated[ReadCache, Depends(get_read_cache)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 NowDep = Annotated[datetime, Depends(get_now)]
 # scope="function": the commit happens before the response is sent, so a redirect never
@@ -88,31 +97,56 @@ def session_lifetime(settings: Settings, identity: Identity) -> timedelta:
     return timedelta(days=settings.participant_device_days)
 
 
-async def get_identity(request: Request, session: SessionDep, now: NowDep) -> Identity:
-    """Who is asking. A browser without a session costs no query and no thread."""
+async def get_identity(request: Request, now: NowDep) -> Identity:
+    """Who is asking. A browser without a session costs no query and no thread; a signed-in
+    browser seen a moment ago comes from the read cache (see app/cache.py)."""
     token = browser_token(request)
     if request.state.new_browser or identity_service.known_signed_out(token):
         identity = Identity()
-        request.state.identity = identity
-        return identity
-    return await run_in_threadpool(_load_identity, request, session, token, now)
-
-
-def _load_identity(request: Request, session: Session, token: str, now: datetime) -> Identity:
-    identity = identity_service.load_identity(session, token, now)
-    web_session = identity.web_session
-    if web_session is not None and identity_service.needs_touch(web_session, now):
-        # A short write of its own, so reading a page never holds a write lock.
-        settings: Settings = request.app.state.settings
-        with request.app.state.open_session(True) as writer:
-            identity_service.touch(
-                writer, web_session.id, now, session_lifetime(settings, identity)
-            )
-            writer.commit()
-        identity.expires_at = now + session_lifetime(settings, identity)
-        identity.seconds_left = int(session_lifetime(settings, identity).total_seconds())
+    else:
+        key = ("identity", token_hash(token))
+        snapshot = request.app.state.read_cache.peek(key)
+        if (
+            isinstance(snapshot, IdentitySnapshot)
+            and snapshot.web_session["expires_at"] > now
+            and not identity_service.needs_touch(_SeenAt(snapshot), now)
+        ):
+            identity = snapshot.identity(now)
+        else:
+            identity = await run_in_threadpool(_load_identity, request, token, now)
     request.state.identity = identity
     return identity
+
+
+class _SeenAt:
+    def __init__(self, snapshot: IdentitySnapshot) -> None:
+        self.last_seen_at: datetime = snapshot.web_session["last_seen_at"]
+
+
+def _load_identity(request: Request, token: str, now: datetime) -> Identity:
+    """Loaded in a short read of its own (so pages that need no database open none), then
+    touched in a short write of its own (so reading a page never holds a write lock)."""
+    cache = request.app.state.read_cache
+    generation = cache.generation
+    with request.app.state.open_session(False) as reader:
+        identity = identity_service.load_identity(reader, token, now)
+        reader.commit()
+    web_session = identity.web_session
+    if web_session is None:
+        return identity
+    snapshot = IdentitySnapshot.of(identity)
+    if identity_service.needs_touch(web_session, now):
+        settings: Settings = request.app.state.settings
+        lifetime = session_lifetime(settings, identity)
+        with request.app.state.open_session(True) as writer:
+            identity_service.touch(writer, web_session.id, now, lifetime)
+            writer.commit()
+        identity.expires_at = now + lifetime
+        identity.seconds_left = int(lifetime.total_seconds())
+        snapshot = snapshot.touched(now, lifetime)
+    cache.put(("identity", token_hash(token)), snapshot, generation)
+    # Fresh rows of its own: the reader's rows are closed with it.
+    return snapshot.identity(now)
 
 
 CurrentIdentity = Annotated[Identity, Depends(get_identity)]

@@ -30,6 +30,7 @@ from app.log import request_id_var
 log = logging.getLogger("heard.request")
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SLOW_SECONDS = 0.5
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 TOKEN_BYTES = 32
@@ -139,15 +140,20 @@ class SecurityMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            path = scope.get("path", "")
-            if not path.startswith("/static/"):
-                log.info(
+            status = status_holder.get("status", 500)
+            seconds = time.perf_counter() - started
+            # Every request is logged at DEBUG; at INFO only refusals, errors and slow ones:
+            # a log line per request was a tenth of a busy process's time.
+            level = logging.INFO if status >= 400 or seconds >= SLOW_SECONDS else logging.DEBUG
+            if log.isEnabledFor(level) and not scope.get("path", "").startswith("/static/"):
+                log.log(
+                    level,
                     "request",
                     extra={
                         "method": scope.get("method"),
                         "path": _route_template(scope),
-                        "status": status_holder.get("status", 500),
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 1),
                     },
                 )
             request_id_var.reset(reset)

@@ -58,7 +58,8 @@ def _code_page(request: Request, form: FormState[CodeForm]) -> HTMLResponse:
 
 
 @router.get("/join", response_class=HTMLResponse)
-def join(request: Request, _: Anyone, code: str = "") -> HTMLResponse:
+async def join(request: Request, _: Anyone, code: str = "") -> HTMLResponse:
+    # async: no database and no waiting, so no worker thread (a whole class opens it at once)
     return _code_page(request, empty_form(CodeForm, code=code[:40]))
 
 

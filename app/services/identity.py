@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, delete, select
 
 from app.models import Participant, Role, SignInToken, StaffRole, StaffUser, WebSession
 from app.security import new_token, token_hash
+
+T = TypeVar("T")
 
 # Touch last_seen_at at most this often, so reading pages doesn't write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -116,6 +122,60 @@ def load_identity(session: Session, token: str, now: datetime) -> Identity:
         if identity.participant is None:
             return Identity()
     return identity
+
+
+@dataclass(frozen=True)
+class IdentitySnapshot:
+    """Who a browser is, as plain values: kept a moment in the read cache and made back into
+    fresh, detached rows for each request (never shared between requests)."""
+
+    web_session: dict[str, Any]
+    staff: dict[str, Any] | None
+    participant: dict[str, Any] | None
+    roles: frozenset[tuple[Role, int | None]]
+
+    @classmethod
+    def of(cls, identity: Identity) -> IdentitySnapshot:
+        assert identity.web_session is not None
+        return cls(
+            web_session=_values(identity.web_session),
+            staff=_values(identity.staff) if identity.staff is not None else None,
+            participant=_values(identity.participant) if identity.participant else None,
+            roles=frozenset(identity.roles),
+        )
+
+    def identity(self, now: datetime) -> Identity:
+        web_session = _detached(WebSession, self.web_session)
+        return Identity(
+            web_session=web_session,
+            staff=_detached(StaffUser, self.staff) if self.staff is not None else None,
+            roles=set(self.roles),
+            participant=(
+                _detached(Participant, self.participant) if self.participant is not None else None
+            ),
+            expires_at=web_session.expires_at,
+            seconds_left=int((web_session.expires_at - now).total_seconds()),
+        )
+
+    def touched(self, now: datetime, lifetime: timedelta) -> IdentitySnapshot:
+        web_session = {**self.web_session, "last_seen_at": now, "expires_at": now + lifetime}
+        participant = self.participant
+        if participant is not None:
+            participant = {**participant, "last_active_at": now}
+        return IdentitySnapshot(web_session, self.staff, participant, self.roles)
+
+
+def _values(row: Any) -> dict[str, Any]:
+    return {
+        attr.key: copy.deepcopy(getattr(row, attr.key))
+        for attr in sa_inspect(type(row)).column_attrs
+    }
+
+
+def _detached(model: type[T], values: dict[str, Any]) -> T:
+    row = model(**copy.deepcopy(values))
+    make_transient_to_detached(row)
+    return row
 
 
 def needs_touch(web_session: WebSession, now: datetime) -> bool:

@@ -1,0 +1,86 @@
+"""Short-lived copies of what a whole room reads at the same moment.
+
+When 300 phones open the home page, a workshop page or their room together, they all ask the
+database the same questions within a second. This keeps each answer for a moment
+(HEARD_READ_CACHE_SECONDS, default 2) so the database is asked once.
+
+Staying right:
+- any request in this process that commits a write empties the cache at once, so a person
+  always sees their own change (and everyone else's made through this process);
+- a write made by another process (another web worker, the worker, a command) shows within
+  the cache's few seconds;
+- a load that started before an emptying is never stored (the generation check).
+Values must be plain data or detached rows that are never changed by their readers; rows
+are attached to a request's database session with `merge(load=False)` before use.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+T = TypeVar("T")
+
+
+class ReadCache:
+    def __init__(self, seconds: float, max_entries: int = 20_000) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.generation = 0
+        self._entries: dict[Hashable, tuple[float, int, Any]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.seconds > 0
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        if self.seconds <= 0:
+            return load()
+        hit = self._entries.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now and hit[1] == self.generation:
+            value: T = hit[2]
+            return value
+        generation = self.generation
+        value = load()
+        self.put(key, value, generation)
+        return value
+
+    async def load(self, key: Hashable, load: Callable[[], T]) -> T:
+        """`get` for async routes: a hit costs no thread; a miss loads in a worker thread."""
+        hit = self.peek(key)
+        if hit is not None:
+            value: T = hit
+            return value
+        return await run_in_threadpool(self.get, key, load)
+
+    def peek(self, key: Hashable) -> Any:
+        """The stored value, or None (for callers that must load on another thread)."""
+        hit = self._entries.get(key)
+        if hit is None or hit[0] <= time.monotonic() or hit[1] != self.generation:
+            return None
+        return hit[2]
+
+    def put(self, key: Hashable, value: Any, generation: int | None = None) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return  # emptied while this was loading: it may be out of date
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.seconds, self.generation, value)
+
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
