@@ -30,11 +30,18 @@ log = logging.getLogger("heard.admission")
 # connection and manage their own limits).
 EXEMPT_PREFIXES = ("/healthz", "/static/", "/live/")
 
+READS = {"GET", "HEAD", "OPTIONS"}
 Renderer = Callable[[Request, int], Any]
 
 
 class AdmissionGate:
     """At most `limit` requests inside the app at once; the rest wait their turn, briefly.
+
+    With `writes_only`, a gate for writing requests alone: SQLite has one writer, and a
+    writing request takes the lock at its first query and then needs more worker threads (the
+    route, then the commit). With 50 people pressing "Sign up" at once, every thread could end
+    up waiting for the lock while the request holding it waits for a thread. Writers wait at
+    this gate instead, outside the main one, so they never keep readers out.
 
     Waiters are served first come, first served; a freed slot is handed straight to the next
     waiter. A waiter not let in within `max_wait` seconds, or arriving when `max_queue` are
@@ -49,8 +56,10 @@ class AdmissionGate:
         max_wait: float,
         max_queue: int,
         refuse: Renderer,
+        writes_only: bool = False,
     ) -> None:
         self.app = app
+        self.writes_only = writes_only
         self.limit = max(limit, 1)
         self.max_wait = max_wait
         self.max_queue = max_queue
@@ -60,7 +69,11 @@ class AdmissionGate:
         self.refused = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "").startswith(EXEMPT_PREFIXES):
+        if (
+            scope["type"] != "http"
+            or scope.get("path", "").startswith(EXEMPT_PREFIXES)
+            or (self.writes_only and scope.get("method") in READS)
+        ):
             await self.app(scope, receive, send)
             return
         if not await self._enter():
@@ -122,7 +135,7 @@ class BodyLimit:
         self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in {"GET", "HEAD", "OPTIONS"}:
+        if scope["type"] != "http" or scope.get("method") in READS:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

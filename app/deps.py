@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from starlette.datastructures import FormData
 
 from app.cache import ReadCache
 from app.config import Settings
-from app.db import has_written, utcnow
+from app.db import utcnow
 from app.permissions import (
     ADMIN,
     ANY_STAFF,
@@ -26,10 +27,10 @@ from app.permissions import (
     NeedsSignIn,
     Policy,
 )
+from app.routing import request_db
 from app.security import browser_token, replace_browser_token, token_hash
 from app.services import identity as identity_service
 from app.services.identity import Identity, IdentitySnapshot
-
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in a
 # worker thread, and each of those hops costs more than the work itself. Only the route
@@ -46,30 +47,9 @@ async def get_now() -> datetime:
     return utcnow()
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One unit of work per request: committed together before the response, or not at all.
-
-    Making a Session takes no connection; the first query (in the route's thread) does. A
-    session that wrote commits in a worker thread (a commit waits on the disk); one that only
-    read is closed here, which just ends its read transaction.
-    """
-    write = request.method not in {"GET", "HEAD", "OPTIONS"}
-    db: Session = request.app.state.open_session(write)
-    try:
-        yield db
-        if db.in_transaction():
-            if write or has_written(db):
-                await run_in_threadpool(db.commit)
-                # Everyone reading through this process sees the change at once.
-                request.app.state.read_cache.clear()
-            else:
-                db.commit()  # ends a read transaction: nothing waits on the disk
-    except BaseException:
-        if db.in_transaction():
-            await run_in_threadpool(db.rollback)
-        raise
-    finally:
-        db.close()
+async def get_session(request: Request) -> Session:
+    """This request's unit of work (committed or rolled back by `HeardRoute`)."""
+    return request_db(request)
 
 
 async def get_form_data(request: Request) -> FormData:
@@ -82,13 +62,35 @@ async def get_read_cache(request: Request) -> ReadCache:
     return cache
 
 
+@dataclass(frozen=True)
+class Page:
+    """What a busy page needs, in one dependency: the clock, settings, the read cache and
+    (made on first use) the unit of work. Each FastAPI dependency costs about as much as
+    rendering a small page, so the pages a whole room opens at once take this one alone
+    besides their policy."""
+
+    request: Request
+    now: datetime
+    settings: Settings
+    cache: ReadCache
+
+    @property
+    def db(self) -> Session:
+        return request_db(self.request)
+
+
+async def get_page(request: Request) -> Page:
+    return Page(
+        request, await request_now(request), request.app.state.settings, request.app.state.read_cache
+    )
+
+
 FormDataDep = Annotated[FormData, Depends(get_form_data)]
+PageDep = Annotated[Page, Depends(get_page)]
 ReadCacheDep = Annotated[ReadCache, Depends(get_read_cache)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 NowDep = Annotated[datetime, Depends(get_now)]
-# scope="function": the commit happens before the response is sent, so a redirect never
-# races ahead of the data it points at.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def session_lifetime(settings: Settings, identity: Identity) -> timedelta:
@@ -97,9 +99,28 @@ def session_lifetime(settings: Settings, identity: Identity) -> timedelta:
     return timedelta(days=settings.participant_device_days)
 
 
-async def get_identity(request: Request, now: NowDep) -> Identity:
-    """Who is asking. A browser without a session costs no query and no thread; a signed-in
-    browser seen a moment ago comes from the read cache (see app/cache.py)."""
+async def request_now(request: Request) -> datetime:
+    """The clock without a dependency of its own (tests still travel in time through
+    `dependency_overrides[get_now]`)."""
+    override = request.app.dependency_overrides.get(get_now)
+    if override is None:
+        return utcnow()
+    value = override()
+    if inspect.isawaitable(value):
+        value = await value
+    assert isinstance(value, datetime)
+    return value
+
+
+async def get_identity(request: Request) -> Identity:
+    """Who is asking, worked out once per request. A browser without a session costs no query
+    and no thread; a signed-in browser seen a moment ago comes from the read cache (see
+    app/cache.py). Each FastAPI dependency costs about as much as rendering a small page, so
+    this one has none of its own."""
+    known = request.scope.get("state", {}).get("identity")
+    if isinstance(known, Identity):
+        return known
+    now = await request_now(request)
     token = browser_token(request)
     if request.state.new_browser or identity_service.known_signed_out(token):
         identity = Identity()
@@ -109,18 +130,13 @@ async def get_identity(request: Request, now: NowDep) -> Identity:
         if (
             isinstance(snapshot, IdentitySnapshot)
             and snapshot.web_session["expires_at"] > now
-            and not identity_service.needs_touch(_SeenAt(snapshot), now)
+            and not identity_service.needs_touch(snapshot.web_session["last_seen_at"], now)
         ):
             identity = snapshot.identity(now)
         else:
             identity = await run_in_threadpool(_load_identity, request, token, now)
     request.state.identity = identity
     return identity
-
-
-class _SeenAt:
-    def __init__(self, snapshot: IdentitySnapshot) -> None:
-        self.last_seen_at: datetime = snapshot.web_session["last_seen_at"]
 
 
 def _load_identity(request: Request, token: str, now: datetime) -> Identity:
@@ -135,7 +151,7 @@ def _load_identity(request: Request, token: str, now: datetime) -> Identity:
     if web_session is None:
         return identity
     snapshot = IdentitySnapshot.of(identity)
-    if identity_service.needs_touch(web_session, now):
+    if identity_service.needs_touch(web_session.last_seen_at, now):
         settings: Settings = request.app.state.settings
         lifetime = session_lifetime(settings, identity)
         with request.app.state.open_session(True) as writer:
@@ -155,7 +171,8 @@ CurrentIdentity = Annotated[Identity, Depends(get_identity)]
 def allow(policy: Policy) -> Any:
     """Declare a route's policy: `dependencies=[allow(ADMIN)]` or as a parameter's Depends."""
 
-    async def check(request: Request, identity: CurrentIdentity) -> Identity:
+    async def check(request: Request) -> Identity:
+        identity = await get_identity(request)
         if policy is DEVELOPMENT_ONLY and request.app.state.settings.env != "development":
             raise HTTPException(status_code=404)
         if policy.check(identity):

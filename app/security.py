@@ -16,12 +16,12 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
@@ -108,6 +108,21 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        # The same headers go on every response: worked out once, as raw bytes.
+        fixed = [
+            ("content-security-policy", CSP),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("x-frame-options", "DENY"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("permissions-policy", "geolocation=(), camera=(), microphone=(), interest-cohort=()"),
+        ]
+        if settings.is_production:
+            fixed.append(("strict-transport-security", "max-age=63072000; includeSubDomains"))
+        self.fixed = [(k.encode(), v.encode()) for k, v in fixed]
+        # Pages may hold a form token or personal data: never store them anywhere.
+        self.page_only = [(b"cache-control", b"no-store")]
+        self.replaced = {k for k, _ in self.fixed} | {b"cache-control", b"vary"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,16 +140,13 @@ class SecurityMiddleware:
         state["request_id"] = request_id
         state["personal"] = False
         status_holder: dict[str, int] = {}
+        is_page = not scope.get("path", "").startswith("/static/")
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = MutableHeaders(scope=message)
-                self._security_headers(headers, scope)
-                pending = state.get("cookie_to_set")
-                if pending is not None:
-                    headers.append("Set-Cookie", self._cookie(*pending))
-                headers["X-Request-Id"] = request_id
+                message["headers"] = self._headers(message.get("headers", []), state, is_page)
+                message["headers"].append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
@@ -145,7 +157,7 @@ class SecurityMiddleware:
             # Every request is logged at DEBUG; at INFO only refusals, errors and slow ones:
             # a log line per request was a tenth of a busy process's time.
             level = logging.INFO if status >= 400 or seconds >= SLOW_SECONDS else logging.DEBUG
-            if log.isEnabledFor(level) and not scope.get("path", "").startswith("/static/"):
+            if is_page and log.isEnabledFor(level):
                 log.log(
                     level,
                     "request",
@@ -158,37 +170,36 @@ class SecurityMiddleware:
                 )
             request_id_var.reset(reset)
 
-    def _security_headers(self, headers: MutableHeaders, scope: Scope) -> None:
-        headers["Content-Security-Policy"] = CSP
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "no-referrer"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = (
-            "geolocation=(), camera=(), microphone=(), interest-cohort=()"
-        )
-        if self.settings.is_production:
-            headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        path: str = scope.get("path", "")
-        if not path.startswith("/static/"):
-            # Pages may hold a form token or personal data: never store them anywhere.
-            headers["Cache-Control"] = "no-store"
-            vary = headers.get("Vary")
-            headers["Vary"] = f"{vary}, HX-Request" if vary else "HX-Request"
+    def _headers(
+        self, given: Iterable[tuple[bytes, bytes]], state: dict[str, Any], is_page: bool
+    ) -> list[tuple[bytes, bytes]]:
+        vary = b""
+        headers: list[tuple[bytes, bytes]] = []
+        for key, value in given:
+            lowered = key.lower()
+            if lowered == b"vary":
+                vary = value
+            elif lowered not in self.replaced:
+                headers.append((key, value))
+        headers += self.fixed
+        if is_page:
+            headers += self.page_only
+            headers.append((b"vary", vary + b", HX-Request" if vary else b"HX-Request"))
+        elif vary:
+            headers.append((b"vary", vary))
+        pending = state.get("cookie_to_set")
+        if pending is not None:
+            headers.append((b"set-cookie", self._cookie(*pending).encode("latin-1")))
+        return headers
 
     def _cookie(self, value: str, max_age: int | None) -> str:
-        cookie: SimpleCookie = SimpleCookie()
-        name = self.settings.session_cookie_name
-        cookie[name] = value
-        morsel = cookie[name]
-        morsel["path"] = "/"
-        morsel["httponly"] = True
-        morsel["samesite"] = "Lax"
+        parts = [f"{self.settings.session_cookie_name}={value}", "HttpOnly", "Path=/"]
+        parts.append("SameSite=Lax")
         if self.settings.is_production:
-            morsel["secure"] = True
+            parts.append("Secure")
         if max_age is not None:
-            morsel["max-age"] = max_age
-        return morsel.OutputString()
+            parts.append(f"Max-Age={max_age}")
+        return "; ".join(parts)
 
 
 def _read_cookie(scope: Scope, name: str) -> str | None:

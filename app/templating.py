@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
@@ -86,18 +87,59 @@ def render(
     *,
     status_code: int = 200,
     fragments: dict[str, str] | None = None,
+    same_for_everyone: bool = False,
 ) -> HTMLResponse:
     """Render a page; for HTMX, only the block that `fragments` maps its HX-Target to.
 
     A page is always a whole page first: fragments are blocks of its own template.
+
+    same_for_everyone: the page shows nothing about who is asking, so for people who are not
+    signed in it is rendered once and shared through the read cache (a whole room opening the
+    home page or a workshop page at once). Only the CSRF token differs between them: the page
+    is rendered with a stand-in and each copy gets its visitor's own token.
     """
+    identity = getattr(request.state, "identity", ANONYMOUS)
+    shared = request.app.state.read_cache
+    if same_for_everyone and shared.enabled and identity.web_session is None:
+        settings = request.app.state.settings
+        key = (
+            "page",
+            name,
+            request.url.path,
+            request.url.query,
+            hx_target(request) if is_htmx(request) else None,
+            status_code,
+            datetime.now(settings.tz).strftime("%Y%m%d%H%M"),
+        )
+        body = shared.get(
+            key, lambda: _render(request, name, context, status_code, fragments, STAND_IN).body
+        )
+        token = csrf_token(request).encode()
+        return HTMLResponse(body.replace(STAND_IN_BYTES, token), status_code=status_code)
+    return _render(request, name, context, status_code, fragments, csrf_token(request))
+
+
+# Stands in for the CSRF token in a page shared between visitors; random per process, so no
+# text on a page can imitate it.
+STAND_IN = f"csrf-stand-in-{secrets.token_hex(16)}"
+STAND_IN_BYTES = STAND_IN.encode()
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None,
+    status_code: int,
+    fragments: dict[str, str] | None,
+    token: str,
+) -> HTMLResponse:
     context = dict(context or {})
     settings = request.app.state.settings
     context.setdefault("identity", getattr(request.state, "identity", ANONYMOUS))
     context.update(
         request=request,
         settings=settings,
-        csrf_token=csrf_token(request),
+        csrf_token=token,
         now=context.get("now") or datetime.now(settings.tz),
     )
     _csrf_for_render.set(context["csrf_token"])

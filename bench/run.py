@@ -103,7 +103,9 @@ def prepare_database(url: str) -> dict[str, str]:
     return result
 
 
-def start_server(url: str, port: int, pool_size: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, pool_size: int | None, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         HEARD_ENV="test",
@@ -111,10 +113,11 @@ def start_server(url: str, port: int, pool_size: int) -> subprocess.Popen[bytes]
         HEARD_SECRET_KEY="bench-secret-key-0123456789-0123456789-abcdef",  # noqa: S106
         HEARD_BASE_URL=f"http://127.0.0.1:{port}",
         HEARD_MAIL_DIR=str(ROOT / "var" / "bench" / "mail"),
-        HEARD_OUTBOX_INTERVAL_SECONDS="0",
-        HEARD_DATABASE_POOL_SIZE=str(pool_size),
     )
+    if pool_size:
+        env["HEARD_DATABASE_POOL_SIZE"] = str(pool_size)
     env.pop("HEARD_REDIS_URL", None)
+    env.update(extra_env or {})
     log = (ROOT / "var" / "bench" / "server.log").open("ab")
     process = subprocess.Popen(  # noqa: S603
         [

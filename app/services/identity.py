@@ -178,8 +178,8 @@ def _detached(model: type[T], values: dict[str, Any]) -> T:
     return row
 
 
-def needs_touch(web_session: WebSession, now: datetime) -> bool:
-    return now - web_session.last_seen_at >= TOUCH_EVERY
+def needs_touch(last_seen_at: datetime, now: datetime) -> bool:
+    return now - last_seen_at >= TOUCH_EVERY
 
 
 def touch(session: Session, session_id: str, now: datetime, lifetime: timedelta) -> None:

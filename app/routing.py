@@ -1,0 +1,96 @@
+"""Every route is a `HeardRoute`: one unit of work per request, and CSRF on every write.
+
+Why a route class rather than dependencies: FastAPI runs a generator dependency through an
+exit stack and a shielded cancel scope, which cost more than rendering a whole page; a plain
+wrapper around the route's handler does the same job for almost nothing. The CSRF check is
+attached only to routes that change state, so reading a page pays nothing for it.
+
+Every router is made with `router()` below, and `create_app` refuses to start with a route
+of another class, so no route can miss the unit of work or the CSRF check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.db import has_written
+from app.security import SAFE_METHODS, csrf_protect
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def writes(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a GET route that must write (a download that records its audit entry): its unit
+    of work is a writing one from the start."""
+    endpoint.writes = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+class HeardRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
+        self.writes = bool(methods - SAFE_METHODS or getattr(endpoint, "writes", False))
+        if methods - SAFE_METHODS:
+            kwargs["dependencies"] = [Depends(csrf_protect), *(kwargs.get("dependencies") or [])]
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        writing = self.writes
+
+        async def in_one_unit_of_work(request: Request) -> Response:
+            request.scope.setdefault("state", {})["writes"] = writing
+            try:
+                response = await handler(request)
+            except BaseException:
+                await finish(request, succeeded=False)
+                raise
+            # Committed before the response leaves: a redirect never races ahead of its data.
+            await finish(request, succeeded=True)
+            return response
+
+        return in_one_unit_of_work
+
+
+def router() -> APIRouter:
+    return APIRouter(route_class=HeardRoute)
+
+
+def request_db(request: Request) -> Session:
+    """This request's database session, made on first use (making one takes no connection:
+    the first query does)."""
+    state = request.scope.setdefault("state", {})
+    db: Session | None = state.get("db")
+    if db is None:
+        db = request.app.state.open_session(bool(state.get("writes")))
+        state["db"] = db
+    return db
+
+
+async def finish(request: Request, *, succeeded: bool) -> None:
+    """Commit everything the request did, or nothing. A session that wrote commits in a
+    worker thread (a commit waits on the disk); one that only read just ends its read."""
+    db: Session | None = request.scope.get("state", {}).pop("db", None)
+    if db is None:
+        return
+    try:
+        if not db.in_transaction():
+            return
+        wrote = request.scope["state"].get("writes") or has_written(db)
+        if not succeeded:
+            await run_in_threadpool(db.rollback)
+        elif wrote:
+            await run_in_threadpool(db.commit)
+            # Everyone reading through this process sees the change at once.
+            request.app.state.read_cache.clear()
+        else:
+            db.commit()
+    finally:
+        db.close()

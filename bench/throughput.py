@@ -1,0 +1,240 @@
+"""Requests per second of Heard's busiest pages against a bare Starlette app, in the same run.
+
+    .venv/bin/python bench/throughput.py [--seconds 10] [--connections 50] [--profile]
+
+Needs `wrk` (Debian: apt-get install wrk). Each server is one uvicorn process on loopback with
+the same options; wrk uses one thread and 50 connections. Pages:
+  home           /                               anonymous, new browser each time
+  join           /join                           anonymous
+  workshop       /workshops/<slug>               anonymous
+  room           /workshops/<slug>/room          a participant signed in after joining by code
+Target: each at >= 15% of bare Starlette (aiming at 30%). With --profile, py-spy samples the
+Heard process during each page's run and the top costs are written beside the numbers.
+Results go into bench/RESULTS.md ("Throughput").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import TICKET, Person, Timings, free_port, prepare_database  # noqa: E402
+from bench.sections import write_section  # noqa: E402
+
+BARE_APP = """
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+async def home(request):
+    return HTMLResponse("<!doctype html><title>Hello</title><p>Hello</p>")
+
+app = Starlette(routes=[Route("/", home)])
+"""
+
+
+def start(args: list[str], env: dict[str, str], cwd: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *args,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("a server did not start")
+
+
+def wrk(url: str, seconds: int, connections: int, cookie: str | None = None) -> tuple[float, int]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rate, int(bad.group(1)) if bad else 0
+
+
+def profile(pid: int, seconds: int) -> list[str]:
+    """The functions where the Heard process spent most of its samples (py-spy)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        return ["(py-spy not installed: pip install py-spy)"]
+    raw = Path(tempfile.mkstemp(suffix=".txt")[1])
+    subprocess.run(  # noqa: S603
+        [
+            spy,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(seconds),
+            "-f",
+            "raw",
+            "-o",
+            str(raw),
+            "-r",
+            "200",
+            "--nonblocking",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    own: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        leaf = frames[-1]
+        if "wait (threading" in leaf or "select (selectors" in leaf or "poll" in leaf:
+            continue
+        total += int(count)
+        # Charge each sample to the innermost frame of Heard's own code, else the leaf.
+        ours = [f for f in frames if "/app/" in f and "site-packages" not in f]
+        own[(ours[-1] if ours else leaf).split(" (")[0] + " " + leaf.split(" (")[0]] += int(count)
+    raw.unlink(missing_ok=True)
+    return [f"{100 * n / max(total, 1):.0f}% {name}" for name, n in own.most_common(6)]
+
+
+def signed_in_participant(base: str, code: str) -> tuple[str, str]:
+    """Join by code as a real phone would; returns the cookie and the room's path."""
+    person = Person(base, 7, Timings())
+    person.request("GET /join", "GET", f"/join?code={code}", 200)
+    first = person.post("POST /join", "/join", {"code": code})
+    you = person.request("GET /join/you", "GET", first.headers["location"], 200)
+    ticket = TICKET.search(you.text)
+    assert ticket
+    done = person.post(
+        "POST /join/you",
+        "/join/you",
+        {"ticket": ticket.group(1), "display_name": "Bench", "agree": "yes"},
+    )
+    cookie = f"heard_session={person.client.cookies.get('heard_session')}"
+    return cookie, done.headers["location"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    folder = ROOT / "var" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "throughput.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db}"
+    info = prepare_database(url)
+    env = dict(os.environ)
+    env.pop("HEARD_REDIS_URL", None)
+    env.update(
+        HEARD_ENV="test",
+        HEARD_DATABASE_URL=url,
+        HEARD_SECRET_KEY="Bench-Secret-Key-0123456789-abcdefghijklmnopqrstuvwxyz",  # noqa: S106
+        HEARD_SMTP_HOST="127.0.0.1",
+        HEARD_BASE_URL="http://127.0.0.1",
+        HEARD_FORWARDED_ALLOW_IPS="127.0.0.1",
+    )
+    bare_dir = Path(tempfile.mkdtemp())
+    (bare_dir / "bare_app.py").write_text(BARE_APP)
+    bare_port, heard_port = free_port(), free_port()
+    bare = start(["bare_app:app"], env, bare_dir, bare_port)
+    heard = start(["--factory", "app.main:build"], env, ROOT, heard_port)
+    base = f"http://127.0.0.1:{heard_port}"
+    rows: list[str] = []
+    ok = True
+    try:
+        cookie, room = signed_in_participant(base, info["code"])
+        pages = [
+            ("home", "/", None),
+            ("join", "/join", None),
+            ("workshop", f"/workshops/{info['join_slug']}", None),
+            ("room (signed in)", room, cookie),
+        ]
+        time.sleep(1)
+        bare_rate, _ = wrk(f"http://127.0.0.1:{bare_port}/", args.seconds, args.connections)
+        rows += [
+            "| page | requests/s | share of bare Starlette | non-2xx/3xx |",
+            "|---|---|---|---|",
+            f"| bare Starlette | {bare_rate:,.0f} | 100% | 0 |",
+        ]
+        profiles: list[str] = []
+        for name, path, page_cookie in pages:
+            spy = None
+            if args.profile:
+                from concurrent.futures import ThreadPoolExecutor
+
+                spy = ThreadPoolExecutor(1).submit(profile, heard.pid, max(args.seconds - 2, 2))
+            rate, bad = wrk(base + path, args.seconds, args.connections, page_cookie)
+            share = rate / bare_rate
+            ok &= share >= 0.15 and bad == 0
+            rows.append(f"| {name} | {rate:,.0f} | {share:.1%} | {bad} |")
+            if spy is not None:
+                profiles += [f"- {name}: " + "; ".join(spy.result())]
+    finally:
+        for process in (bare, heard):
+            process.terminate()
+            process.wait(timeout=10)
+    out = [
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"`{' '.join(['.venv/bin/python', 'bench/throughput.py', *sys.argv[1:]])}`; "
+        f"{platform.platform()}, {os.cpu_count()} CPUs, load average before "
+        f"{os.getloadavg()[0]:.1f}. One uvicorn process each (HEARD_ENV=test, SQLite), "
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s.",
+        "",
+        *rows,
+        "",
+        f"Target (every page >= 15% of bare Starlette, no errors): **{'PASS' if ok else 'FAIL'}**",
+    ]
+    if profiles:
+        out += [
+            "",
+            "Where the Heard process spent its time (py-spy, top frames of our code):",
+            *profiles,
+        ]
+    print("\n".join(out))
+    write_section("Throughput", out)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
