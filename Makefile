@@ -32,7 +32,11 @@ run: $(BIN)/heard
 	@echo "Emails are written to var/mail/ and listed at http://$(HOST):$(PORT)/dev/mail"
 	@$(BIN)/heard create-staff admin@heard.example.org --role admin --name "Demo admin" | tail -1 | sed 's/^/Staff sign-in link (one use): /'
 	@echo ""
-	HEARD_OUTBOX_INTERVAL_SECONDS=$${HEARD_OUTBOX_INTERVAL_SECONDS:-5} $(BIN)/heard serve --host $(HOST) --port $(PORT)
+	@# The worker (queued email, scheduled jobs) runs beside the server and stops with it:
+	@# Ctrl-C stops the server, then the trap stops the worker (it finishes the email it is on).
+	@$(BIN)/heard worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/heard serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.test-installed
 	$(BIN)/python tests/setup_browser.py

@@ -15,7 +15,7 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="The database.", no_args_is_help=True)
 jobs_cli = typer.Typer(help="Background jobs.", no_args_is_help=True)
-text_cli = typer.Typer(help="Text tools: screening and redaction (JSON lines).", no_args_is_help=True)
+text_cli = typer.Typer(help="Screening and redaction (JSON lines).", no_args_is_help=True)
 votes_cli = typer.Typer(help="Statement votes.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(jobs_cli, name="jobs")
@@ -115,21 +115,34 @@ def create_staff(
 
 @jobs_cli.command("run")
 def jobs_run() -> None:
-    """Send the outbox, send reminders and enforce retention. Safe to run twice."""
-    from app.services import jobs, retention, signups  # noqa: F401  (they register jobs)
+    """Run the scheduled jobs and send the outbox once: one round of `heard worker`, for cron.
+
+    Safe to run twice at once, or beside `heard worker`: a job runs at most once a minute.
+    """
+    from app.services import jobs
+    from app.services import worker as worker_service
 
     settings = get_settings()
-    open_session = session_factory(make_engine(settings.database_url))
-    report = jobs.run_all(open_session, settings, utcnow())
-    for line in report.lines():
+    jobs.load()
+    engine = make_engine(settings.database_url)
+    try:
+        result = worker_service.one_round(session_factory(engine), settings, utcnow())
+    finally:
+        engine.dispose()
+    for line in result.lines():
         typer.echo(line)
+    if result.job_report is not None and result.job_report.failed:
+        raise typer.Exit(1)  # cron mails or alerts on a failed run; the log says which job
 
 
 @cli.command()
 def worker(
     once: bool = typer.Option(False, "--once", help="One round of work, then stop."),
 ) -> None:
-    """Send queued email every few seconds and run scheduled jobs every minute."""
+    """Send queued email every few seconds and run scheduled jobs every minute.
+
+    Safe to run twice. SIGTERM or Ctrl-C finishes the email being sent, then stops.
+    """
     from app.services import worker as worker_service
 
     worker_service.run(get_settings(), once=once)

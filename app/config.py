@@ -59,8 +59,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Heard <no-reply@heard.example.org>"
     mail_dir: Path = Path("var/mail")
-    # How often the web process sends queued email itself (0: never; `heard jobs run` does).
-    outbox_interval_seconds: float = 0
+    # `heard worker`: seconds between rounds of sending queued email (the scheduled jobs run
+    # in the first round of each minute).
+    worker_outbox_seconds: float = 5
+    # How long a sender's claim on an email lasts: if it dies mid-send, the email goes out
+    # after this. Keep it above 600 s (a batch of 10 slow sends x 60 s); tests use 2.
+    outbox_lease_seconds: float = 900
 
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None

@@ -24,21 +24,24 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, col, select
 
-from app.cli import upgrade_database
 from app.config import Settings
-from app.db import make_engine
 from app.main import create_app
-from app.models import SignUp, SignUpStatus
-from bench.run import Person, Timings
-from tests.conftest import BACKENDS, PG_URL, build_workshop, require
+from app.models import SignUpStatus
+from bench.run import Timings
+from tests.conftest import BACKENDS
+from tests.live_processes import (
+    TIMEOUT,
+    add_workshop,
+    fresh_database,
+    new_person,
+    sign_ups,
+    wait_until_up,
+    walk_to_check,
+)
 
 PEOPLE = 50
 PLACES_LEFT = 10
@@ -46,31 +49,10 @@ CLICKS = 10
 # People fill in the form a few at a time (as they would: at their own pace); only the last
 # press, "Sign up", is made by everyone at the same moment.
 WALKING_AT_ONCE = 8
-TIMEOUT = 60.0  # seconds: every request, every barrier, every thread join
 RATE = "10000/minute"
 
 
 # --- a fresh database, and the real app serving it ---------------------------------------
-
-
-def _admin_engine(url: str) -> Engine:
-    return make_engine(url, isolation_level="AUTOCOMMIT")
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    admin = _admin_engine(admin_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -78,30 +60,10 @@ def fresh_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A new, migrated database for this module only."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('capacity') / 'heard.db'}"
-        upgrade_database(url)
+    with fresh_database(
+        request.param, tmp_path_factory.mktemp("capacity"), prefix="heard_capacity"
+    ) as url:
         yield url
-        return
-    if not PG_URL:
-        require("PostgreSQL", "HEARD_TEST_DATABASE_URL is not set")
-    assert PG_URL
-    name = f"heard_capacity_{secrets.token_hex(4)}"
-    admin = _admin_engine(PG_URL)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
-        require("PostgreSQL", f"no database could be created ({type(exc).__name__}: {first_line})")
-    finally:
-        admin.dispose()
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade_database(url)
-        yield url
-    finally:
-        _drop_database(PG_URL, name)
 
 
 @dataclass
@@ -125,7 +87,6 @@ def live(fresh_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         secret_key=secrets.token_urlsafe(36),  # 48 characters
         base_url=base_url,
         mail_dir=tmp_path_factory.mktemp("capacity-mail"),
-        outbox_interval_seconds=0,
         form_rate_per_ip=RATE,
         join_rate_per_ip=RATE,
         join_rate_per_code=RATE,
@@ -151,76 +112,13 @@ def live(fresh_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     )
     thread.start()
     try:
-        _wait_until_up(f"{base_url}/healthz", thread)
+        wait_until_up(f"{base_url}/healthz", thread.is_alive)
         yield Live(url=base_url, database_url=fresh_url)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
         app.state.engine.dispose()
-
-
-def _wait_until_up(url: str, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            pytest.fail("the server stopped while starting (see the log above)")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"the server did not answer {url} within 30 seconds")
-
-
-def _workshop(database_url: str, **overrides: object) -> tuple[int, str]:
-    engine = make_engine(database_url)
-    try:
-        with Session(engine) as session:
-            workshop = build_workshop(session, datetime.now(UTC), **overrides)
-            session.commit()
-            assert workshop.id is not None
-            return workshop.id, workshop.slug
-    finally:
-        engine.dispose()
-
-
-def _rows(database_url: str, workshop_id: int) -> list[SignUp]:
-    engine = make_engine(database_url)
-    try:
-        with Session(engine) as session:
-            return list(
-                session.exec(
-                    select(SignUp).where(SignUp.workshop_id == workshop_id).order_by(col(SignUp.id))
-                )
-            )
-    finally:
-        engine.dispose()
-
-
-# --- people ------------------------------------------------------------------------------
-
-
-def _person(base: str, n: int, timings: Timings) -> Person:
-    person = Person(base, n, timings)
-    person.client.timeout = httpx.Timeout(TIMEOUT)
-    return person
-
-
-def _walk_to_check(person: Person, slug: str, n: int) -> None:
-    """Every page of the real form, as bench/run.py's sign_up, up to "Check your answers"."""
-    pages = f"/workshops/{slug}/sign-up"
-    person.request("GET name", "GET", f"{pages}/name", 200)
-    person.post("POST name", f"{pages}/name", {"display_name": f"Person {n}"})
-    person.post("POST age", f"{pages}/age", {"age_band": "18_25"})
-    person.post(
-        "POST contact", f"{pages}/contact", {"whose": "mine", "email": f"p{n}@capacity.example.org"}
-    )
-    person.post("POST access", f"{pages}/access", {"access_needs": ""})
-    person.post("POST anything-else", f"{pages}/anything-else", {"anything_else": ""})
-    person.post("POST consent", f"{pages}/consent", {"agree": "yes"})
-    person.request("GET check", "GET", f"{pages}/check", 200)
 
 
 def _all_at_once(count: int, work: Callable[[int, threading.Barrier], str]) -> list[object]:
@@ -255,17 +153,17 @@ def _describe(results: list[object]) -> Counter[str]:
 
 def test_fifty_people_press_sign_up_at_once_for_the_last_ten_places(live: Live) -> None:
     # 12 places, 2 kept back by staff: 10 anyone can take.
-    workshop_id, slug = _workshop(
+    workshop_id, slug = add_workshop(
         live.database_url, capacity=PLACES_LEFT + 2, reserved_places=2, title="Last ten places"
     )
     timings = Timings()
     walking = threading.Semaphore(WALKING_AT_ONCE)
 
     def person(n: int, barrier: threading.Barrier) -> str:
-        someone = _person(live.url, n, timings)
+        someone = new_person(live.url, n, timings)
         try:
             with walking:
-                _walk_to_check(someone, slug, n)
+                walk_to_check(someone, slug, n)
             data = {"csrf_token": someone.csrf}
             barrier.wait()
             started = time.perf_counter()
@@ -295,7 +193,7 @@ def test_fifty_people_press_sign_up_at_once_for_the_last_ten_places(live: Live) 
     )
     assert outcomes == {"confirmed": PLACES_LEFT, "waiting": PEOPLE - PLACES_LEFT}
 
-    rows = _rows(live.database_url, workshop_id)
+    rows = sign_ups(live.database_url, workshop_id)
     statuses = Counter(SignUpStatus(r.status) for r in rows)
     assert statuses == {
         SignUpStatus.CONFIRMED: PLACES_LEFT,
@@ -320,11 +218,11 @@ def test_fifty_people_press_sign_up_at_once_for_the_last_ten_places(live: Live) 
 
 
 def test_one_person_pressing_sign_up_ten_times_at_once_gets_one_row(live: Live) -> None:
-    workshop_id, slug = _workshop(live.database_url, capacity=5, title="Double clicks")
+    workshop_id, slug = add_workshop(live.database_url, capacity=5, title="Double clicks")
     timings = Timings()
-    first = _person(live.url, 7, timings)
+    first = new_person(live.url, 7, timings)
     try:
-        _walk_to_check(first, slug, 7)
+        walk_to_check(first, slug, 7)
         cookies = dict(first.client.cookies)
         data = {"csrf_token": first.csrf}
         headers = dict(first.client.headers)
@@ -356,7 +254,7 @@ def test_one_person_pressing_sign_up_ten_times_at_once_gets_one_row(live: Live) 
     assert outcomes["signed up"] == 1, outcomes
     assert set(outcomes) <= {"signed up", "already", "back to the form"}, outcomes
 
-    rows = _rows(live.database_url, workshop_id)
+    rows = sign_ups(live.database_url, workshop_id)
     assert len(rows) == 1
     assert rows[0].status == SignUpStatus.CONFIRMED
     assert rows[0].contact_key == "p7@capacity.example.org"

@@ -39,7 +39,7 @@ def create(
     role_words: str | None = None,
 ) -> Participant:
     participant = Participant(
-        display_name=display_name.strip()[:60],
+        display_name=clean_display_name(display_name),
         age_band=age_band,
         contact_email=normalise_email(contact_email),
         contact_is_parent=contact_is_parent and contact_email is not None,
@@ -134,8 +134,14 @@ PARENT_CONTEXT = "activities on Heard"
 
 
 def _one_line(text: str | None, limit: int) -> str | None:
-    """Runs of spaces and line breaks become one space: these show on one line everywhere."""
-    return " ".join((text or "").split())[:limit] or None
+    """Runs of spaces and line breaks become one space, control characters go: these show on
+    one line everywhere, and a name can reach an email's subject."""
+    return outbox.one_line(text or "")[:limit] or None
+
+
+def clean_display_name(text: str) -> str:
+    """A display name as it is saved: one line, no control characters, at most 60 characters."""
+    return _one_line(text, 60) or ""
 
 
 def parent_email_needed(

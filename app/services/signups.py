@@ -405,7 +405,7 @@ def write_sign_up(
     row.manage_token_hash = token_hash(_token(settings, "manage", nonce))
     row.check_in_token_hash = token_hash(_token(settings, "check-in", nonce))
     row.participant_id = participant.id or 0
-    row.display_name = str(answers["display_name"])[:60]
+    row.display_name = participants.clean_display_name(str(answers["display_name"]))
     row.age_band = AgeBand(answers["age_band"]).value
     row.contact_email = email
     row.contact_is_parent = answers.get("whose") == "parent"

@@ -177,11 +177,13 @@ def invite(
     """Create (or reactivate) an account with these roles and email it a sign-in link."""
     member = find_by_email(session, email)
     if member is None:
-        member = StaffUser(email=normalise_email(email), display_name=display_name.strip())
+        member = StaffUser(
+            email=normalise_email(email), display_name=outbox.one_line(display_name)[:120]
+        )
         session.add(member)
         session.flush()
     member.active = True
-    member.display_name = display_name.strip() or member.display_name
+    member.display_name = outbox.one_line(display_name)[:120] or member.display_name
     session.add(member)
     set_roles(session, actor, member, roles | grants(session, member.id or 0))
     token = identity.issue_link_token(
