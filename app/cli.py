@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -42,6 +43,9 @@ def serve(
     """Start the web server."""
     import uvicorn
 
+    # Every server process works out its share of the database connections from this.
+    os.environ["HEARD_WEB_WORKERS"] = str(workers)
+    get_settings.cache_clear()
     settings = get_settings()
     if workers > 1 and not settings.redis_url:
         typer.echo(
