@@ -50,7 +50,8 @@ def serve(
     if workers > 1 and not settings.redis_url:
         typer.echo(
             "Warning: with several workers and no HEARD_REDIS_URL, each worker counts rate "
-            "limits on its own. Set HEARD_REDIS_URL to share them.",
+            "limits on its own and live updates fall back to polling. Set HEARD_REDIS_URL to "
+            "share them.",
             err=True,
         )
     uvicorn.run(
@@ -65,6 +66,8 @@ def serve(
         # count per visitor, not per proxy.
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,
+        # Held-open live streams would otherwise keep a stopping server waiting.
+        timeout_graceful_shutdown=5,
     )
 
 

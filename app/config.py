@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     request_queue_max: int = 1000
     # Request bodies over this are refused (413) before they are read; forms have at most
     # this many fields.
+    # Live updates (server-sent events). Open streams per browser session and per address (a
+    # class on one school address shares it); a comment this often keeps proxies and phones
+    # connected; how often a held stream checks its web session; how often a page polls when
+    # no stream gets through; stream reads at once per process (inside the spare connections).
+    live_streams_per_session: int = 4
+    live_streams_per_address: int = 50
+    live_heartbeat_seconds: float = 15
+    live_session_check_seconds: float = 30
+    live_poll_seconds: int = 10
+    live_reads_at_once: int = 2
+    # Redis channel for events (default: derived from the database, so deployments sharing a
+    # Redis never hear each other).
+    live_redis_channel: str | None = None
     # How long a whole room's identical reads are shared (app/cache.py). 0 turns it off.
     read_cache_seconds: float = 2.0
     max_body_bytes: int = 1_000_000

@@ -70,6 +70,8 @@ class Workshop(SQLModel, table=True):
     join_code: str | None = Field(default=None, max_length=6, unique=True)
     created_at: datetime = created_at_field()
     cancelled_at: datetime | None = when_field()
+    # When a facilitator pressed "Start the workshop now" (None: it starts at `starts_at`).
+    started_at: datetime | None = when_field()
 
     @property
     def bookable_places(self) -> int:

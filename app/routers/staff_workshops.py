@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
 
-from app.db import unit_of_work
+from app import events, routing
 from app.deps import Facilitator, FormDataDep, NowDep, SessionDep, SettingsDep
 from app.forms import FormState, empty_form, parse_form
 from app.htmx import is_htmx, redirect
 from app.models import Programme, SignUp, Workshop, WorkshopStatus
 from app.models.participants import AGE_BAND_LABELS
 from app.models.workshops import AUDIENCES
-from app.services import reserved_places, signups
+from app.services import reserved_places, rooms, signups
 from app.services import workshops as workshop_service
 from app.services.identity import Identity
 from app.services.workshops import WorkshopForm
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 def run_workshop(workshop_id: int, session: SessionDep, who: Facilitator) -> Workshop:
@@ -136,6 +134,21 @@ def change_workshop(
     return redirect(request, f"/staff/workshops/{workshop.id}")
 
 
+AGE_LABELS = {band.value: label for band, label in AGE_BAND_LABELS.items()}
+# HX-Target -> the block of staff/workshops/detail.html that answers it.
+DETAIL_FRAGMENTS = {"attendees": "attendees", "attendee-list": "attendee_list"}
+
+
+def attendee_list_context(session: Any, settings: Any, workshop: Workshop) -> dict[str, Any]:
+    """What the attendee list shows: for the page, and for its live stream."""
+    assert workshop.id is not None
+    return {
+        "workshop": workshop,
+        "attendance": rooms.attendance(session, settings, workshop.id),
+        "age_labels": AGE_LABELS,
+    }
+
+
 def _detail(
     request: Request,
     workshop: Workshop,
@@ -147,25 +160,30 @@ def _detail(
 ) -> HTMLResponse:
     assert workshop.id is not None
     opens, closes = workshop_service.code_window(settings, workshop)
-    attendees = signups.attendees(session, workshop.id)
+    context = attendee_list_context(session, settings, workshop)
+    version = context["attendance"].version
     return render(
         request,
         "staff/workshops/detail.html",
         {
-            "workshop": workshop,
-            "attendees": attendees,
-            "waiting_for_parent": signups.waiting_for_parent(session, settings, attendees),
+            **context,
             "counts": signups.counts(session, workshop.id),
             "facilitators": workshop_service.facilitators(session, workshop.id),
             "code_opens": opens,
             "code_closes": closes,
-            "age_labels": {band.value: label for band, label in AGE_BAND_LABELS.items()},
             "announce": announce,
             "utcnow": now,
             "reserved_left": reserved_places.left(session, workshop),
             "can_give_reserved": reserved_places.can_give_now(workshop, now),
+            "room_state": rooms.room_state(workshop, now),
+            "live": events.live_link(
+                request.app,
+                stream=f"/live/staff/workshops/{workshop.id}/attendees?state={version}",
+                poll=f"/staff/workshops/{workshop.id}",
+                target="attendee-list",
+            ),
         },
-        fragments={"attendees": "attendees"},
+        fragments=DETAIL_FRAGMENTS,
     )
 
 
@@ -178,6 +196,18 @@ def staff_workshop(
     now: NowDep,
 ) -> HTMLResponse:
     return _detail(request, workshop, session, settings, now)
+
+
+@router.post("/staff/workshops/{workshop_id}/start")
+def start_workshop(
+    request: Request, workshop: RunWorkshop, session: SessionDep, now: NowDep, who: Facilitator
+) -> Response:
+    """ "Start the workshop now": every room open on a phone shows that it has started."""
+    try:
+        workshop_service.start_now(session, workshop, who, now)
+    except workshop_service.CannotStartError:
+        return redirect(request, f"/staff/workshops/{workshop.id}?start=refused")
+    return redirect(request, f"/staff/workshops/{workshop.id}?started=1#room")
 
 
 # --- the join code ---------------------------------------------------------------------
@@ -235,7 +265,7 @@ def check_in(
     if row is None:
         raise HTTPException(status_code=404)
     here = data.get("here") != "no"
-    signups.check_in(session, row, here, now, who)
+    rooms.mark_here(session, row, here, now, who)
     if is_htmx(request):
         words = "is checked in" if here else "is no longer checked in"
         return _detail(
@@ -284,7 +314,7 @@ def scanned_check_in(
     who: Facilitator,
 ) -> Response:
     row, _ = scanned
-    signups.check_in(session, row, True, now, who)
+    rooms.mark_here(session, row, True, now, who)
     return redirect(request, f"/staff/check-in/{token}")
 
 
@@ -403,20 +433,12 @@ def cancel_workshop(
     return redirect(request, f"/staff/workshops/{workshop.id}")
 
 
-def _writer(request: Request) -> Iterator[Session]:
-    """A writing unit of work for a GET that must write (the export's audit entry)."""
-    yield from unit_of_work(request.app.state.open_session, write=True)
-
-
-WriteSession = Annotated[Session, Depends(_writer, scope="function")]
-
-
 @router.get("/staff/workshops/{workshop_id}/attendees.csv")
+@routing.writes  # a download that writes its audit entry
 def export_attendees(
-    workshop: RunWorkshop, writer: WriteSession, settings: SettingsDep, who: Facilitator
+    workshop: RunWorkshop, session: SessionDep, settings: SettingsDep, who: Facilitator
 ) -> Response:
-    # A download that writes its audit entry: a writing unit of work, though it is a GET.
-    text = signups.attendees_csv(writer, settings, workshop, who)
+    text = signups.attendees_csv(session, settings, workshop, who)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",

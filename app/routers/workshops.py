@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app import events, routing
 from app.deps import (
     Anyone,
     FormDataDep,
     NowDep,
+    PageDep,
     SessionDep,
     SettingsDep,
     SignedInParticipant,
@@ -27,7 +29,7 @@ from app.services import consent, rooms, signups
 from app.services import workshops as workshop_service
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 def public_workshop(slug: str, session: SessionDep) -> Workshop:
@@ -55,26 +57,23 @@ def workshop_list(
 
 
 @router.get("/workshops/{slug}", response_class=HTMLResponse)
-def workshop_page(
-    request: Request,
-    workshop: PublicWorkshop,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    _: Anyone,
-) -> HTMLResponse:
-    assert workshop.id is not None
-    confirmed = workshop_service.confirmed_count(session, workshop.id)
+async def workshop_page(request: Request, slug: str, page: PageDep, _: Anyone) -> HTMLResponse:
+    found = await page.cache.load(
+        ("workshop_page", slug), lambda: workshop_service.public_page(page.db, slug)
+    )
+    if found is None:
+        raise HTTPException(status_code=404)
     return render(
         request,
         "workshops/detail.html",
         {
-            "workshop": workshop,
+            "workshop": found.workshop,
             "availability": workshop_service.availability(
-                workshop, confirmed, now, settings.timezone
+                found.workshop, found.confirmed, page.now, page.settings.timezone
             ),
-            "facilitators": workshop_service.facilitators(session, workshop.id),
+            "facilitators": found.facilitators,
         },
+        same_for_everyone=True,
     )
 
 
@@ -417,20 +416,21 @@ def room(
     slug: str,
     session: SessionDep,
     settings: SettingsDep,
+    now: NowDep,
     who: SignedInParticipant,
 ) -> Response:
-    workshop = workshop_service.public_by_slug(session, slug)
     participant = who.participant
     assert participant is not None and participant.id is not None
-    if workshop is None or not rooms.in_room(session, workshop.id or 0, participant.id):
+    entry = rooms.room_for(session, settings, slug, participant)
+    if entry is None:
         raise HTTPException(status_code=404)
-    sign_up = rooms.sign_up_in_room(session, workshop.id or 0, participant.id)
-    problem = rooms.entry_problem(session, settings, participant, sign_up)
-    if problem == "parent":
-        return _waiting_page(request, session, workshop, participant.id, sign_up, None)
-    if problem is not None:
+    workshop = entry.workshop
+    if entry.problem == "parent":
+        return _waiting_page(request, session, workshop, participant.id, entry.sign_up, None)
+    if entry.problem is not None:
         # They said stop taking part: joining again (with the code) asks them again.
         return RedirectResponse("/join", status_code=303)
+    state = rooms.room_state(workshop, now)
     return render(
         request,
         "workshops/room.html",
@@ -439,5 +439,15 @@ def room(
             "facilitators": workshop_service.facilitators(session, workshop.id or 0),
             "house_rules": rooms.HOUSE_RULES,
             "empty": empty_form,
+            "state": state,
+            "news": rooms.ROOM_NEWS[state],
+            # Its live stream changes the state by itself at the start and end times.
+            "live": events.live_link(
+                request.app,
+                stream=f"/live/workshops/{workshop.slug}/room?state={state}",
+                poll=f"/workshops/{workshop.slug}/room",
+                target="room-status",
+            ),
         },
+        fragments={"room-status": "status"},
     )

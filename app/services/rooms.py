@@ -8,13 +8,15 @@ A sign-up's reference is not proof of anything: staff see it, and it is in expor
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from app import events
 from app.config import Settings
 from app.forms import FormModel
 from app.models import (
@@ -26,9 +28,11 @@ from app.models import (
     SignUpStatus,
     Workshop,
     WorkshopAttendance,
+    WorkshopStatus,
 )
-from app.services import consent, participants
+from app.services import consent, participants, signups
 from app.services import workshops as workshop_service
+from app.services.identity import Identity
 
 HOUSE_RULES = (
     "Be kind. Listen when other people talk.",
@@ -82,14 +86,15 @@ def enter(
     if (
         current is not None
         and in_room(session, workshop.id, current.id)
-        and current.display_name.casefold() == form.display_name.strip().casefold()
+        and current.display_name.casefold()
+        == participants.clean_display_name(form.display_name).casefold()
     ):
         # The same person coming back in. Anyone else on a shared or borrowed phone gets
         # a new identity of their own, never the last person's.
         participant = current
     if participant is None:
         participant = participants.create(session, display_name=form.display_name, now=now)
-    participant.display_name = form.display_name.strip()[:60]
+    participant.display_name = participants.clean_display_name(form.display_name)
     participant.last_active_at = now
     session.add(participant)
     session.flush()
@@ -173,9 +178,37 @@ def enter_with_sign_up(
     if sign_up.checked_in_at is None:
         sign_up.checked_in_at = now
         session.add(sign_up)
+        events.record(
+            session, "attendee.checked_in", workshop_id=workshop.id, sign_up_id=sign_up.id
+        )
     session.flush()
     _attend(session, workshop, participant, now, sign_up=sign_up)
     return SignUpEntry("in", participant)
+
+
+@dataclass
+class RoomEntry:
+    """Someone's way into a workshop's room: the room, their sign-up (None: they came with a
+    code) and why they can't come in now (None: they can)."""
+
+    workshop: Workshop
+    sign_up: SignUp | None
+    problem: Literal["take_part", "parent"] | None
+
+
+def room_for(
+    session: Session, settings: Settings, slug: str, participant: Participant
+) -> RoomEntry | None:
+    """The room this participant is in, by its workshop's address; None for any other.
+
+    One rule for the room page and its live stream, so both let in exactly the same people.
+    """
+    workshop = workshop_service.public_by_slug(session, slug)
+    if workshop is None or workshop.id is None or not in_room(session, workshop.id, participant.id):
+        return None
+    assert participant.id is not None
+    sign_up = sign_up_in_room(session, workshop.id, participant.id)
+    return RoomEntry(workshop, sign_up, entry_problem(session, settings, participant, sign_up))
 
 
 def sign_up_in_room(session: Session, workshop_id: int, participant_id: int) -> SignUp | None:
@@ -208,6 +241,13 @@ def _attend(
             )
         )
         session.flush()
+        events.record(
+            session,
+            "participant.joined",
+            workshop_id=workshop.id,
+            participant_id=participant.id,
+            with_code=sign_up is None,
+        )
 
 
 def in_room(session: Session, workshop_id: int, participant_id: int | None) -> bool:
@@ -222,3 +262,124 @@ def in_room(session: Session, workshop_id: int, participant_id: int | None) -> b
         ).first()
         is not None
     )
+
+
+# --- where the room is up to -----------------------------------------------------------
+
+RoomState = Literal["soon", "started", "finished", "cancelled"]
+ROOM_NEWS: dict[str, str] = {
+    "soon": "",
+    "started": "The workshop has started",
+    "finished": "The workshop has finished",
+    "cancelled": "This workshop has been cancelled",
+}
+
+
+def room_state(workshop: Workshop, now: datetime) -> RoomState:
+    """Starts soon, has started (at its time, or when a facilitator pressed Start), has
+    finished, or was cancelled."""
+    if workshop.status == WorkshopStatus.CANCELLED:
+        return "cancelled"
+    if now >= workshop.ends_at:
+        return "finished"
+    if workshop.started_at is not None or now >= workshop.starts_at:
+        return "started"
+    return "soon"
+
+
+def next_change(workshop: Workshop, now: datetime) -> datetime | None:
+    """When the room's state changes by itself next (its start, then its end), if ever."""
+    state = room_state(workshop, now)
+    if state == "soon":
+        return workshop.starts_at
+    if state == "started":
+        return workshop.ends_at
+    return None
+
+
+# --- who is here, for staff ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeJoiner:
+    """Someone who came into the room with the join code (they have no sign-up)."""
+
+    participant_id: int
+    display_name: str
+    joined_at: datetime
+
+
+@dataclass
+class Attendance:
+    """The staff attendee list: sign-ups, people who came with the code, and who is here."""
+
+    sign_ups: list[SignUp]
+    waiting_for_parent: set[int]
+    joined_with_code: list[CodeJoiner]
+
+    @property
+    def here(self) -> int:
+        """Checked in with a place, or in the room with the code."""
+        checked_in = sum(
+            1
+            for row in self.sign_ups
+            if row.status == SignUpStatus.CONFIRMED and row.checked_in_at is not None
+        )
+        return checked_in + len(self.joined_with_code)
+
+    @property
+    def expected(self) -> int:
+        """Everyone with a place, and everyone who came with the code."""
+        confirmed = sum(1 for row in self.sign_ups if row.status == SignUpStatus.CONFIRMED)
+        return confirmed + len(self.joined_with_code)
+
+    @property
+    def words(self) -> str:
+        if self.expected == 0:
+            return "Nobody is here yet"
+        return f"{self.here} of {self.expected} here"
+
+    @property
+    def version(self) -> str:
+        """Changes whenever what the list shows changes (a live stream compares it)."""
+        waiting = self.waiting_for_parent
+        parts = [
+            f"{row.id}:{row.status}:{row.checked_in_at is not None}:{row.id in waiting}"
+            for row in self.sign_ups
+        ]
+        parts += [
+            f"c{joiner.participant_id}:{joiner.display_name}" for joiner in self.joined_with_code
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def attendance(session: Session, settings: Settings, workshop_id: int) -> Attendance:
+    rows = signups.attendees(session, workshop_id)
+    joiners = session.exec(
+        select(Participant.id, Participant.display_name, WorkshopAttendance.joined_at)
+        .join(Participant, col(Participant.id) == col(WorkshopAttendance.participant_id))
+        .where(
+            WorkshopAttendance.workshop_id == workshop_id,
+            col(WorkshopAttendance.sign_up_id).is_(None),
+        )
+        .order_by(col(WorkshopAttendance.joined_at), col(WorkshopAttendance.id))
+    ).all()
+    return Attendance(
+        sign_ups=rows,
+        waiting_for_parent=signups.waiting_for_parent(session, settings, rows),
+        joined_with_code=[CodeJoiner(pid or 0, name, at) for pid, name, at in joiners],
+    )
+
+
+def mark_here(
+    session: Session, sign_up: SignUp, here: bool, now: datetime, actor: Identity
+) -> SignUp:
+    """Staff check someone in (or undo it); the attendee list of every facilitator follows."""
+    signups.check_in(session, sign_up, here, now, actor)
+    events.record(
+        session,
+        "attendee.checked_in" if here else "attendee.check_in_undone",
+        workshop_id=sign_up.workshop_id,
+        sign_up_id=sign_up.id,
+    )
+    return sign_up

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, and_, col, or_, select
 
-from app import permissions
+from app import events, permissions
 from app.config import Settings
 from app.forms import FormModel, FormState
 from app.models import (
@@ -135,6 +135,24 @@ def public_by_slug(session: Session, slug: str) -> Workshop | None:
     if workshop is None or workshop.status == WorkshopStatus.DRAFT:
         return None
     return workshop
+
+
+@dataclass(frozen=True)
+class PublicPage:
+    """What a workshop's public page shows, read once for everyone opening it together."""
+
+    workshop: Workshop
+    confirmed: int
+    facilitators: list[StaffUser]
+
+
+def public_page(session: Session, slug: str) -> PublicPage | None:
+    workshop = public_by_slug(session, slug)
+    if workshop is None or workshop.id is None:
+        return None
+    return PublicPage(
+        workshop, confirmed_count(session, workshop.id), facilitators(session, workshop.id)
+    )
 
 
 def facilitators(session: Session, workshop_id: int) -> list[StaffUser]:
@@ -416,7 +434,49 @@ def apply_form(
         record_id=workshop.id,
         status=workshop.status.value,
     )
+    if not creating:
+        # Rooms open on phones move their "starts soon" to the new time.
+        events.record(
+            session,
+            "workshop.changed",
+            workshop_id=workshop.id,
+            starts_at=workshop.starts_at,
+            ends_at=workshop.ends_at,
+            status=workshop.status.value,
+        )
     return workshop
+
+
+# --- starting ----------------------------------------------------------------------------
+
+
+class CannotStartError(ValueError):
+    """Only a published workshop that has not finished can be started."""
+
+
+def start_now(session: Session, workshop: Workshop, actor: Identity, now: datetime) -> bool:
+    """A facilitator starts the workshop now (before its time, say); every room follows.
+
+    Pressing it twice, or after the start time, changes nothing (False).
+    """
+    # Under the workshop's row lock, read afresh: two facilitators pressing at once start it
+    # once (one audit entry, one event).
+    session.exec(
+        select(Workshop)
+        .where(Workshop.id == workshop.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if workshop.status != WorkshopStatus.PUBLISHED or now >= workshop.ends_at:
+        raise CannotStartError(workshop.status.value)
+    if workshop.started_at is not None or now >= workshop.starts_at:
+        return False
+    workshop.started_at = now
+    session.add(workshop)
+    session.flush()
+    audit.record(session, actor, "workshop.started", record_type="workshop", record_id=workshop.id)
+    events.record(session, "workshop.started", workshop_id=workshop.id, started_at=now)
+    return True
 
 
 def _set_facilitators(

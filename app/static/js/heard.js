@@ -102,11 +102,16 @@
     var title = root.matches && root.matches("[data-title]") ? root : root.querySelector("[data-title]");
     if (title) document.title = title.getAttribute("data-title");
   });
-  document.addEventListener("htmx:responseError", function () {
-    announce("Something went wrong. Please try again.");
+  /* A live part asking for news by itself (every few seconds) fails quietly: it tries again. */
+  function byItself(event) {
+    var elt = event.detail && event.detail.elt;
+    return !!(elt && elt.hasAttribute && elt.hasAttribute("data-live-poll"));
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    if (!byItself(event)) announce("Something went wrong. Please try again.");
   });
-  document.addEventListener("htmx:sendError", function () {
-    announce("We could not reach Heard. Check your signal and try again.");
+  document.addEventListener("htmx:sendError", function (event) {
+    if (!byItself(event)) announce("We could not reach Heard. Check your signal and try again.");
   });
 })();
 
@@ -199,5 +204,103 @@
     if (stay) stay.addEventListener("click", extend);
     dialog.addEventListener("cancel", function (event) { event.preventDefault(); extend(); });
     schedule();
+  });
+})();
+
+/* Live updates. A part of a page that follows the server (hx-ext="sse" sse-connect=…) gets new
+   fragments as they happen. When no stream gets through (a proxy that buffers, a stream that
+   keeps closing, live updates switched off on the server), it asks for the same fragment
+   every few seconds instead. News in a changed part (data-live-announce) is announced
+   politely, once; the rest of the part is not read out again. */
+(function () {
+  "use strict";
+
+  var HELLO_WAIT = 15000; /* a stream that has not said "live" by now is not getting through */
+  var MAX_ERRORS = 3; /* errors within a minute before giving up on the stream */
+  var news = {}; /* element id -> the news it showed last */
+  var streamSwap = false;
+
+  function say(text) {
+    if (window.heardAnnounce) window.heardAnnounce(text);
+  }
+
+  function wrapperFor(url) {
+    var all = document.querySelectorAll("[sse-connect]");
+    for (var i = 0; i < all.length; i += 1) {
+      if (all[i].getAttribute("sse-connect") === url) return all[i];
+    }
+    return null;
+  }
+
+  function stop(wrapper, source) {
+    var state = wrapper.heardLive || {};
+    window.clearTimeout(state.helloTimer);
+    wrapper.removeAttribute("sse-connect"); /* the extension reconnects only while it is there */
+    if (source) source.close();
+  }
+
+  function poll(wrapper, source) {
+    if (wrapper.getAttribute("data-live-state") === "polling") return;
+    stop(wrapper, source);
+    wrapper.setAttribute("data-live-state", "polling");
+    wrapper.setAttribute("hx-get", wrapper.getAttribute("data-live-poll"));
+    wrapper.setAttribute("hx-trigger", "every " + (wrapper.getAttribute("data-live-every") || "10") + "s");
+    wrapper.setAttribute("hx-target", wrapper.getAttribute("data-live-target"));
+    wrapper.setAttribute("hx-swap", "outerHTML");
+    window.htmx.process(wrapper);
+  }
+
+  function watch(url, source) {
+    var wrapper = wrapperFor(url);
+    if (!wrapper) return;
+    var state = wrapper.heardLive || (wrapper.heardLive = { errors: [] });
+    window.clearTimeout(state.helloTimer);
+    state.helloTimer = window.setTimeout(function () { poll(wrapper, source); }, HELLO_WAIT);
+    source.addEventListener("live", function () {
+      window.clearTimeout(state.helloTimer);
+      wrapper.setAttribute("data-live-state", "streaming");
+    });
+    source.addEventListener("fallback", function () { poll(wrapper, source); });
+    source.addEventListener("ended", function () {
+      stop(wrapper, source);
+      wrapper.setAttribute("data-live-state", "ended");
+      say("This page has stopped updating. Reload it to see the latest.");
+    });
+    source.addEventListener("error", function () {
+      var now = Date.now();
+      state.errors = state.errors.filter(function (at) { return now - at < 60000; });
+      state.errors.push(now);
+      if (state.errors.length >= MAX_ERRORS) poll(wrapper, source);
+    });
+  }
+
+  /* The extension makes every EventSource through htmx.createEventSource: watch each one. */
+  if (window.htmx && typeof window.htmx.createEventSource === "function") {
+    var make = window.htmx.createEventSource;
+    window.htmx.createEventSource = function (url) {
+      var source = make(url);
+      watch(url, source);
+      return source;
+    };
+  }
+
+  function notice(speak) {
+    document.querySelectorAll("[data-live-announce][id]").forEach(function (el) {
+      var text = el.getAttribute("data-live-announce");
+      if (speak && text && news[el.id] !== undefined && news[el.id] !== text) say(text);
+      news[el.id] = text;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { notice(false); });
+  document.addEventListener("htmx:sseBeforeMessage", function () { streamSwap = true; });
+  document.addEventListener("htmx:sseMessage", function () { streamSwap = false; });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var config = event.detail && event.detail.requestConfig;
+    var polled = !!(config && config.elt && config.elt.hasAttribute &&
+      config.elt.hasAttribute("data-live-poll"));
+    /* Only news that came by itself is announced: after a person's own action (a check-in,
+       say), that action's response says what happened. */
+    notice(streamSwap || polled);
   });
 })();
