@@ -16,6 +16,7 @@ are attached to a request's database session with `merge(load=False)` before use
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -25,12 +26,18 @@ from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
 
+# The live-update topic on which a process says it wrote (app/routing.py) and the others
+# empty their caches (app/main.py).
+WRITTEN_TOPIC = "read-cache"
+
 
 class ReadCache:
     def __init__(self, seconds: float, max_entries: int = 20_000) -> None:
         self.seconds = seconds
         self.max_entries = max_entries
         self.generation = 0
+        # Names this process in the "written" events other processes hear (app/main.py).
+        self.process = secrets.token_hex(8)
         self._entries: dict[Hashable, tuple[float, int, Any]] = {}
         self._lock = threading.Lock()
 

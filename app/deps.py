@@ -81,7 +81,10 @@ class Page:
 
 async def get_page(request: Request) -> Page:
     return Page(
-        request, await request_now(request), request.app.state.settings, request.app.state.read_cache
+        request,
+        await request_now(request),
+        request.app.state.settings,
+        request.app.state.read_cache,
     )
 
 
@@ -139,6 +142,14 @@ async def get_identity(request: Request) -> Identity:
     return identity
 
 
+def _background(request: Request) -> bool:
+    """A page asking for news by itself (a live part polling): not the person being active, so
+    it must not keep an idle staff session alive."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get(
+        "HX-Trigger", ""
+    ).endswith("-live")
+
+
 def _load_identity(request: Request, token: str, now: datetime) -> Identity:
     """Loaded in a short read of its own (so pages that need no database open none), then
     touched in a short write of its own (so reading a page never holds a write lock)."""
@@ -151,7 +162,7 @@ def _load_identity(request: Request, token: str, now: datetime) -> Identity:
     if web_session is None:
         return identity
     snapshot = IdentitySnapshot.of(identity)
-    if identity_service.needs_touch(web_session.last_seen_at, now):
+    if identity_service.needs_touch(web_session.last_seen_at, now) and not _background(request):
         settings: Settings = request.app.state.settings
         lifetime = session_lifetime(settings, identity)
         with request.app.state.open_session(True) as writer:

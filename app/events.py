@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -208,6 +209,7 @@ class Broker:
         # never arrive here, so pages poll instead of trusting the stream.
         self.alone = alone
         self._topics: dict[str, set[Subscription]] = {}
+        self._listeners: dict[str, list[Callable[[Event], None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._redis: Any = None
@@ -312,6 +314,12 @@ class Broker:
         """Hand an event to this process's subscribers of its topic."""
         for subscription in list(self._topics.get(happened.topic, ())):
             subscription.offer(happened)
+        for listener in self._listeners.get(happened.topic, ()):
+            listener(happened)
+
+    def listen(self, topic: str, listener: Callable[[Event], None]) -> None:
+        """Call `listener` on the event loop for every event of `topic` (no stream needed)."""
+        self._listeners.setdefault(topic, []).append(listener)
 
     def _signal_all(self, name: str) -> None:
         for subs in list(self._topics.values()):

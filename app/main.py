@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -20,26 +20,31 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import redirects
-from app.config import Settings, get_settings
 from app.admission import AdmissionGate, BodyLimit
+from app.cache import WRITTEN_TOPIC, ReadCache
+from app.config import Settings, get_settings
 from app.db import check_server_allows, connection_budget, make_engine, session_factory
 from app.log import configure_logging
 from app.permissions import NeedsSignIn
 from app.ratelimit import RateLimits
 from app.routers import (
+    calls,
     contact,
     dev,
     health,
     join,
+    live,
     me,
     pages,
     parent_consent,
     staff_admin,
     staff_auth,
+    staff_calls,
     staff_workshops,
     workshops,
 )
-from app.security import SecurityMiddleware, csrf_protect
+from app.routing import HeardRoute
+from app.security import SecurityMiddleware
 from app.templating import APP_DIR, render
 
 log = logging.getLogger("heard")
@@ -66,13 +71,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Enough threads for every request let in, plus a few for live streams' checks.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, budget.in_flight + 8)
-        task = None
-        interval = app.state.settings.outbox_interval_seconds
-        if interval > 0:
-            task = asyncio.create_task(_outbox_loop(app, interval))
+        # Live updates: in this process, or shared through Redis (HEARD_REDIS_URL).
+        from app import events
+
+        broker = await events.start_broker(app)
+        # Another process's write empties this process's read cache too (app/cache.py).
+        broker.listen(WRITTEN_TOPIC, lambda happened: _written_elsewhere(app, happened))
         yield
-        if task:
-            task.cancel()
+        await events.stop_broker(app)
 
     app = FastAPI(
         title="Heard",
@@ -80,17 +86,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
-        dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.open_session = session_factory(engine)
     app.state.rate_limits = RateLimits(settings.redis_url)
+    app.state.read_cache = ReadCache(settings.read_cache_seconds)
 
-    if engine.dialect.name == "sqlite":
-        app.add_middleware(SqliteWriteGate, writers=settings.sqlite_writers)
+    # Added innermost first: Security > BodyLimit > writers' gate (SQLite) > AdmissionGate >
+    # CatchAll > the routes.
     app.add_middleware(CatchAllMiddleware)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=_error_page)
     app.add_middleware(
         AdmissionGate,
         limit=budget.in_flight,
@@ -98,6 +103,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_queue=settings.request_queue_max,
         refuse=_error_page,
     )
+    if engine.dialect.name == "sqlite":
+        app.add_middleware(
+            AdmissionGate,
+            limit=settings.sqlite_writers,
+            max_wait=settings.request_queue_seconds * 2,
+            max_queue=settings.request_queue_max,
+            refuse=_error_page,
+            writes_only=True,
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=_error_page)
     app.add_middleware(SecurityMiddleware, settings=settings)
     # Static files are compressed (phones, poor signal); pages are not, because they carry a
     # CSRF token beside text people typed (BREACH). A proxy in front may compress them.
@@ -115,10 +130,26 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         staff_admin,
         workshops,
         staff_workshops,
+        calls,
+        staff_calls,
+        live,
     ):
         app.include_router(module.router)
+    _every_route_is_a_heard_route(app)
     _error_handlers(app)
     return app
+
+
+def _written_elsewhere(app: FastAPI, happened: Any) -> None:
+    if happened.data.get("process") != app.state.read_cache.process:
+        app.state.read_cache.clear()
+
+
+def _every_route_is_a_heard_route(app: FastAPI) -> None:
+    """A route of another class would skip the unit of work and the CSRF check."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and not isinstance(route, HeardRoute):
+            raise TypeError(f"{route.path} must be made by app.routing.router()")
 
 
 def _error_page(request: Request, status: int) -> Response:
@@ -154,27 +185,6 @@ def _error_handlers(app: FastAPI) -> None:
         )
 
 
-class SqliteWriteGate:
-    """On SQLite, let only a few writing requests at a time into the app.
-
-    SQLite has one writer. A writing request takes the lock at its first query and then needs
-    more worker threads (the route, then the commit). With 50 people pressing "Sign up" at
-    once, every worker thread could end up waiting for the lock while the request holding
-    it waits for a thread: a stall until the busy timeout. Waiting here costs no thread.
-    """
-
-    def __init__(self, app: ASGIApp, writers: int) -> None:
-        self.app = app
-        self.gate = asyncio.Semaphore(max(writers, 1))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in {"GET", "HEAD", "OPTIONS"}:
-            await self.app(scope, receive, send)
-            return
-        async with self.gate:
-            await self.app(scope, receive, send)
-
-
 class CatchAllMiddleware:
     """Inside the security middleware, so even the 500 page gets every security header."""
 
@@ -201,19 +211,6 @@ class CatchAllMiddleware:
                 raise
             response = render(Request(scope), "errors/500.html", status_code=500)
             await response(scope, receive, send)
-
-
-async def _outbox_loop(app: FastAPI, every: float) -> None:
-    """`make run` sends mail in the background; production runs `heard jobs run` on a timer."""
-    from app.db import utcnow
-    from app.services import outbox
-
-    while True:
-        try:
-            await outbox.send_due(app.state.open_session, app.state.settings, utcnow())
-        except Exception:
-            log.exception("outbox loop failed")
-        await asyncio.sleep(every)
 
 
 def build() -> Any:

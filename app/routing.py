@@ -19,7 +19,9 @@ from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.cache import WRITTEN_TOPIC
 from app.db import has_written
+from app.events import Event
 from app.security import SAFE_METHODS, csrf_protect
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -88,8 +90,13 @@ async def finish(request: Request, *, succeeded: bool) -> None:
             await run_in_threadpool(db.rollback)
         elif wrote:
             await run_in_threadpool(db.commit)
-            # Everyone reading through this process sees the change at once.
-            request.app.state.read_cache.clear()
+            # Everyone reading through this process sees the change at once, and through the
+            # others a moment later (their caches empty when they hear of it).
+            cache = request.app.state.read_cache
+            cache.clear()
+            broker = getattr(request.app.state, "broker", None)
+            if broker is not None and cache.enabled:
+                broker.publish(Event("written", WRITTEN_TOPIC, {"process": cache.process}))
         else:
             db.commit()
     finally:

@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
 
 from app.admission import AdmissionGate, BodyLimit
-from app.cache import ReadCache
+from app.cache import WRITTEN_TOPIC, ReadCache
 from app.config import Settings
 from app.db import BudgetError, check_server_allows, connection_budget, make_engine
+from app.events import Event
 from app.main import create_app
 from tests.conftest import PG_URL, Client, require
 from tests.factories import make_participant, sign_in
@@ -334,3 +335,47 @@ def test_a_change_made_through_this_process_shows_at_once(
     assert client.submit(f"{page}/check", {}).status_code == 303
     after = client.get(f"/workshops/{workshop.slug}").text
     assert before != after
+
+
+def test_a_page_polling_for_news_does_not_keep_an_idle_staff_member_signed_in(
+    client: Client, session: Any, clock: Any
+) -> None:
+    from app.models import Role
+    from tests.factories import make_staff
+
+    member = make_staff(session, Role.ADMIN)
+    sign_in(client, session, staff=member, now=clock.now)
+    assert client.get("/staff").status_code == 200
+    poll = {"HX-Request": "true", "HX-Trigger": "attendees-live"}
+    for _ in range(4):
+        clock.advance(minutes=10)
+        client.get("/staff", headers=poll)
+    assert client.get("/staff").status_code == 303  # 40 minutes without a real request
+
+
+def test_a_write_through_one_process_empties_the_others_read_cache(
+    settings: Settings, engine: Any
+) -> None:
+    import time
+
+    from tests.conftest import REDIS_URL
+
+    if not REDIS_URL:
+        require("Redis", "HEARD_REDIS_URL is not set")
+    shared = settings.model_copy(update={"redis_url": REDIS_URL, "web_workers": 2})
+    one, other = create_app(shared, engine=engine), create_app(shared, engine=engine)
+    with Client(one, base_url="http://testserver"), Client(other, base_url="http://testserver"):
+        other.state.read_cache.put("anything", 1)
+        assert other.state.read_cache.peek("anything") == 1
+        # What HeardRoute does after a request that wrote (app/routing.py).
+        one.state.broker.publish(
+            Event("written", WRITTEN_TOPIC, {"process": one.state.read_cache.process})
+        )
+        deadline = time.monotonic() + 5
+        while other.state.read_cache.peek("anything") is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert other.state.read_cache.peek("anything") is None
+        # Its own announcements don't empty the writer's cache twice.
+        one.state.read_cache.put("mine", 2)
+        time.sleep(0.3)
+        assert one.state.read_cache.peek("mine") == 2

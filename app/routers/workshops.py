@@ -6,8 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app import events, routing
+from app.config import Settings
 from app.deps import (
     Anyone,
     FormDataDep,
@@ -20,7 +23,7 @@ from app.deps import (
 )
 from app.forms import empty_form
 from app.htmx import redirect
-from app.models import SignUp, SignUpStatus, Workshop
+from app.models import Participant, SignUp, SignUpStatus, StaffUser, Workshop
 from app.models.participants import AGE_BAND_LABELS, AgeBand
 from app.models.workshops import AUDIENCES
 from app.ratelimit import client_key
@@ -411,32 +414,32 @@ def cancel_place(
 
 
 @router.get("/workshops/{slug}/room", response_class=HTMLResponse)
-def room(
-    request: Request,
-    slug: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-    who: SignedInParticipant,
-) -> Response:
+async def room(request: Request, slug: str, page: PageDep, who: SignedInParticipant) -> Response:
+    # The page a whole room reloads at once: what it shows is read once a moment per person
+    # (the read cache; any change made through this process shows at once).
     participant = who.participant
     assert participant is not None and participant.id is not None
-    entry = rooms.room_for(session, settings, slug, participant)
-    if entry is None:
+    found = await page.cache.load(
+        ("room", slug, participant.id), lambda: _room(page.db, page.settings, slug, participant)
+    )
+    if found is None:
         raise HTTPException(status_code=404)
+    entry, facilitators = found
     workshop = entry.workshop
     if entry.problem == "parent":
-        return _waiting_page(request, session, workshop, participant.id, entry.sign_up, None)
+        return await run_in_threadpool(
+            _waiting_page, request, page.db, workshop, participant.id, entry.sign_up, None
+        )
     if entry.problem is not None:
         # They said stop taking part: joining again (with the code) asks them again.
         return RedirectResponse("/join", status_code=303)
-    state = rooms.room_state(workshop, now)
+    state = rooms.room_state(workshop, page.now)
     return render(
         request,
         "workshops/room.html",
         {
             "workshop": workshop,
-            "facilitators": workshop_service.facilitators(session, workshop.id or 0),
+            "facilitators": facilitators,
             "house_rules": rooms.HOUSE_RULES,
             "empty": empty_form,
             "state": state,
@@ -451,3 +454,12 @@ def room(
         },
         fragments={"room-status": "status"},
     )
+
+
+def _room(
+    session: Session, settings: Settings, slug: str, participant: Participant
+) -> tuple[rooms.RoomEntry, list[StaffUser]] | None:
+    entry = rooms.room_for(session, settings, slug, participant)
+    if entry is None:
+        return None
+    return entry, workshop_service.facilitators(session, entry.workshop.id or 0)
