@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from app import routing
 from app.deps import Anyone, FormDataDep, NowDep, SessionDep, SettingsDep
 from app.forms import empty_form, parse_form
 from app.htmx import redirect
@@ -13,7 +14,7 @@ from app.services import contact
 from app.services.contact import ContactForm
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 FRAGMENTS = {"contact-form": "contact_form"}
 
 

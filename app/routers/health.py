@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app import routing
 from app.deps import NoLookup
 
-router = APIRouter()
+router = routing.router()
 
 
 @router.get("/healthz")

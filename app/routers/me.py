@@ -11,11 +11,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import EmailStr, Field
 from sqlmodel import Session
 
+from app import routing
 from app.config import Settings
 from app.deps import (
     Anyone,
@@ -38,7 +39,7 @@ from app.services.identity import Identity
 from app.templating import render
 from app.timefmt import in_words
 
-router = APIRouter()
+router = routing.router()
 
 # The page speaks to the young person, or (for under-13s) to the parent or carer with them.
 WORDS = {

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from app import routing
 from app.deps import Anyone, FormDataDep, NowDep, SessionDep
 from app.htmx import redirect
 from app.services import consent
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 @router.get("/parent/consent", response_class=HTMLResponse)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import EmailStr, Field, field_validator
 from sqlmodel import Session, col, select
 
+from app import routing
 from app.deps import FormDataDep, NowDep, SessionDep, SettingsDep, StaffManager
 from app.forms import FormModel, FormState, empty_form, parse_form
 from app.htmx import redirect
@@ -16,7 +17,7 @@ from app.models import Programme, Role, StaffUser
 from app.services import staff
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 def _grant_value(role: Role, programme_id: int | None) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import EmailStr, Field
 
+from app import routing
 from app.deps import (
     Anyone,
     AnyStaff,
@@ -28,7 +29,7 @@ from app.security import browser_token
 from app.services import audit, identity, oidc, staff
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 class SignInForm(FormModel):
