@@ -1,60 +1,52 @@
-"""Public pages: home, privacy, accessibility, help, programmes and calls."""
+"""Public pages: home, privacy, accessibility, help and programmes (calls: routers/calls.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import Anyone, NowDep, SessionDep
+from app import routing
+from app.deps import Anyone, NowDep, PageDep, SessionDep
 from app.services import programmes
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, now: NowDep, _: Anyone) -> HTMLResponse:
-    return render(request, "pages/home.html", {"open": programmes.open_now(session, now)})
+async def home(request: Request, page: PageDep, _: Anyone) -> HTMLResponse:
+    minute = page.now.replace(second=0, microsecond=0)
+    what = await page.cache.load(
+        ("open_now", minute), lambda: programmes.open_now(page.db, page.now)
+    )
+    return render(request, "pages/home.html", {"open": what}, same_for_everyone=True)
 
 
 @router.get("/privacy", response_class=HTMLResponse)
-def privacy(request: Request, _: Anyone) -> HTMLResponse:
-    return render(request, "pages/privacy_young.html")
+async def privacy(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "pages/privacy_young.html", same_for_everyone=True)
 
 
 @router.get("/privacy/adults", response_class=HTMLResponse)
-def privacy_adults(request: Request, _: Anyone) -> HTMLResponse:
-    return render(request, "pages/privacy_adult.html")
+async def privacy_adults(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "pages/privacy_adult.html", same_for_everyone=True)
 
 
 @router.get("/accessibility", response_class=HTMLResponse)
-def accessibility(request: Request, _: Anyone) -> HTMLResponse:
-    return render(request, "pages/accessibility.html")
+async def accessibility(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "pages/accessibility.html", same_for_everyone=True)
 
 
 @router.get("/help", response_class=HTMLResponse)
-def help_page(request: Request, _: Anyone) -> HTMLResponse:
-    return render(request, "pages/help.html")
+async def help_page(request: Request, _: Anyone) -> HTMLResponse:
+    return render(request, "pages/help.html", same_for_everyone=True)
 
 
 @router.get("/programmes/{slug}", response_class=HTMLResponse)
 def programme(
     request: Request, slug: str, session: SessionDep, now: NowDep, _: Anyone
 ) -> HTMLResponse:
-    page = programmes.programme_page(session, slug)
+    page = programmes.programme_page(session, slug, now)
     if page is None:
         raise HTTPException(status_code=404)
     return render(request, "pages/programme.html", {"page": page, "utcnow": now})
-
-
-@router.get("/calls/{slug}", response_class=HTMLResponse)
-def call(request: Request, slug: str, session: SessionDep, now: NowDep, _: Anyone) -> HTMLResponse:
-    found = programmes.call_with_questions(session, slug)
-    if found is None:
-        raise HTTPException(status_code=404)
-    call, questions = found
-    return render(
-        request,
-        "pages/call.html",
-        {"call": call, "questions": questions, "is_open": call.opens_at <= now < call.closes_at},
-    )

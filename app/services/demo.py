@@ -6,16 +6,19 @@ Loading it twice changes nothing: every row is found by its slug first.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, select
 
 from app.models import (
     Call,
     CallKind,
+    CallStatus,
     Phase,
     Programme,
     ProgrammeUpdate,
     Question,
+    QuestionKind,
     Role,
     Workshop,
     WorkshopMode,
@@ -77,7 +80,7 @@ def load(session: Session, now: datetime) -> Programme:
                 "every time your social worker changed."
             ),
             we_did=(
-                "We have made keeping the same trusted adult one of the five questions "
+                "We have made keeping the same trusted adult one of the questions "
                 "in our call for ideas."
             ),
         )
@@ -93,29 +96,14 @@ def load(session: Session, now: datetime) -> Programme:
         ),
         opens_at=now - timedelta(days=10),
         closes_at=(now + timedelta(days=32)).replace(hour=23, minute=59, second=0, microsecond=0),
+        status=CallStatus.PUBLISHED,
+        allow_anonymous=True,
+        allow_skip=True,
     )
     session.add(call)
     session.flush()
-    questions = [
-        (
-            "What helped you most when things were hard?",
-            "It could be a person, a place or something that happened.",
-        ),
-        (
-            "If you could change one thing about how social workers work with children, "
-            "what would it be?",
-            None,
-        ),
-        ("How could children in care keep the same trusted adult for longer?", None),
-        (
-            "What should happen when a young person leaves care at 18?",
-            "Think about money, a home, and someone to call.",
-        ),
-        ("Is there anything else you want the review to know?", None),
-    ]
     assert call.id is not None
-    for number, (text, hint) in enumerate(questions, start=1):
-        session.add(Question(call_id=call.id, number=number, text=text, hint=hint))
+    _call_questions(session, call.id)
     starts = (now + timedelta(days=12)).replace(hour=16, minute=30, second=0, microsecond=0)
     session.add(
         Workshop(
@@ -149,6 +137,59 @@ def load(session: Session, now: datetime) -> Programme:
     staff_service.create_or_update(session, DEMO_ADMIN, [Role.ADMIN], display_name="Demo admin")
     session.flush()
     return programme
+
+
+def _call_questions(session: Session, call_id: int) -> None:
+    """The call for ideas: six questions of different kinds, each with a young person's words."""
+    questions: list[dict[str, Any]] = [
+        dict(
+            text="What helped you most when things were hard?",
+            hint="It could be a person, a place or something that happened.",
+            young_text="What helped you most when life was hard?",
+            young_hint="It could be a person, a place or something that happened.",
+            kind=QuestionKind.LONG_TEXT,
+        ),
+        dict(
+            text="How much did you feel listened to by your social worker?",
+            hint="1 means not at all. 5 means all the time.",
+            young_text="Did your social worker listen to you?",
+            young_hint="1 means never. 5 means always.",
+            kind=QuestionKind.SCALE,
+            options=["Not at all", "All the time"],
+        ),
+        dict(
+            text="If you could change one thing about how social workers work with children, "
+            "what would it be?",
+            young_text="If you could change one thing about social workers, what would it be?",
+            kind=QuestionKind.LONG_TEXT,
+            max_chars=1000,
+        ),
+        dict(
+            text="How could children in care keep the same trusted adult for longer?",
+            young_text="How could children in care keep the same grown-up they trust?",
+            kind=QuestionKind.LONG_TEXT,
+        ),
+        dict(
+            text="What should happen when a young person leaves care at 18?",
+            hint="Think about money, a home, and someone to call.",
+            young_text="What help should you get when you leave care at 18?",
+            kind=QuestionKind.SEVERAL_CHOICES,
+            options=[
+                "Help to find a home",
+                "Enough money to live on",
+                "Someone to call at any time",
+                "Help with school, college or work",
+                "Staying with my carers until I am 21",
+            ],
+        ),
+        dict(
+            text="Is there anything else you want the review to know?",
+            young_text="Is there anything else you want to tell us?",
+            kind=QuestionKind.LONG_TEXT,
+        ),
+    ]
+    for number, spec in enumerate(questions, start=1):
+        session.add(Question(call_id=call_id, number=number, **spec))
 
 
 def _more_workshops(session: Session, programme_id: int, now: datetime) -> None:
