@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import redirects
 from app.admission import AdmissionGate, BodyLimit
@@ -31,6 +30,7 @@ from app.routers import (
     calls,
     contact,
     dev,
+    discussion,
     health,
     join,
     live,
@@ -45,6 +45,7 @@ from app.routers import (
 )
 from app.routing import HeardRoute
 from app.security import SecurityMiddleware
+from app.services import outbox
 from app.templating import APP_DIR, render
 
 log = logging.getLogger("heard")
@@ -86,16 +87,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # No tracing, metrics or log export (privacy by default), and no per-request check
+        # for them: that check was a seventh of a busy process's time.
+        telemetry={
+            "tracing": False,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+        },
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.open_session = session_factory(engine)
     app.state.rate_limits = RateLimits(settings.redis_url)
+    outbox.limit_per_recipient(settings.mail_rate_per_recipient)  # emails to one mailbox
     app.state.read_cache = ReadCache(settings.read_cache_seconds)
 
-    # Added innermost first: Security > BodyLimit > writers' gate (SQLite) > AdmissionGate >
-    # CatchAll > the routes.
-    app.add_middleware(CatchAllMiddleware)
+    # Added innermost first: Security (with the 500 page) > BodyLimit > writers' gate (SQLite)
+    # > AdmissionGate > the routes.
     app.add_middleware(
         AdmissionGate,
         limit=budget.in_flight,
@@ -113,26 +123,29 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             writes_only=True,
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=_error_page)
-    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.add_middleware(SecurityMiddleware, settings=settings, on_error=_server_error_page)
     # Static files are compressed (phones, poor signal); pages are not, because they carry a
     # CSRF token beside text people typed (BREACH). A proxy in front may compress them.
     static = GZipMiddleware(StaticFiles(directory=APP_DIR / "static"), minimum_size=500)
     app.mount("/static", static, name="static")
+    # Matched in this order, one route at a time: what a whole room opens at once comes
+    # first (no two routers share a path, so the order changes nothing else).
     for module in (
         health,
         pages,
-        contact,
         join,
-        staff_auth,
-        dev,
+        workshops,
+        live,
+        discussion,
+        calls,
         me,
         parent_consent,
+        contact,
+        staff_auth,
+        dev,
         staff_admin,
-        workshops,
         staff_workshops,
-        calls,
         staff_calls,
-        live,
     ):
         app.include_router(module.router)
     _every_route_is_a_heard_route(app)
@@ -152,6 +165,10 @@ def _every_route_is_a_heard_route(app: FastAPI) -> None:
             raise TypeError(f"{route.path} must be made by app.routing.router()")
 
 
+def _server_error_page(request: Request) -> Response:
+    return render(request, "errors/500.html", status_code=500)
+
+
 def _error_page(request: Request, status: int) -> Response:
     """An error page that needs no database (the middleware's refusals: 413, 503)."""
     return render(request, ERROR_PAGES.get(status, "errors/400.html"), status_code=status)
@@ -164,7 +181,11 @@ def _error_handlers(app: FastAPI) -> None:
             return JSONResponse({"status": "error"}, status_code=exc.status_code)
         template = ERROR_PAGES.get(exc.status_code, "errors/400.html")
         headers = {"Retry-After": "60"} if exc.status_code == 429 else None
-        response = render(request, template, status_code=exc.status_code)
+        if exc.status_code == 404:
+            await _who_is_lost(request)
+        # A route may say why (e.g. "workshop_run_by_someone_else"): the page has words for it.
+        reason = exc.detail if isinstance(exc.detail, str) else None
+        response = render(request, template, {"reason": reason}, status_code=exc.status_code)
         if headers:
             response.headers.update(headers)
         return response
@@ -185,32 +206,15 @@ def _error_handlers(app: FastAPI) -> None:
         )
 
 
-class CatchAllMiddleware:
-    """Inside the security middleware, so even the 500 page gets every security header."""
+async def _who_is_lost(request: Request) -> None:
+    """A page not found keeps the signed-in menu (staff, My stuff): no route ran to find out
+    who is asking, so find out here. Never lets the error page itself fail."""
+    from app.deps import get_identity
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception:
-            log.exception("unhandled error")
-            if started:
-                raise
-            response = render(Request(scope), "errors/500.html", status_code=500)
-            await response(scope, receive, send)
+    if "identity" in request.scope.get("state", {}):
+        return
+    with contextlib.suppress(Exception):
+        await get_identity(request)
 
 
 def build() -> Any:

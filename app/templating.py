@@ -13,13 +13,14 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
 
-from app import permissions
+from app import flash, permissions
 from app.htmx import hx_target, is_htmx
 from app.security import csrf_token
 from app.services.identity import ANONYMOUS
-from app.timefmt import DEFAULT_TZ, in_words, time_in_words
+from app.timefmt import DEFAULT_TZ, in_words, other_year, time_in_words
 
 APP_DIR = Path(__file__).resolve().parent
 templates = Jinja2Blocks(directory=str(APP_DIR / "templates"))
@@ -63,8 +64,14 @@ env.globals.update(
 _tz_for_render: ContextVar[str] = ContextVar("tz_for_render", default=DEFAULT_TZ)
 
 
-def _when(value: datetime | None, *, year: bool = False) -> str:
-    return in_words(value, _tz_for_render.get(), year=year)
+@pass_context
+def _when(context: Any, value: datetime | None, *, year: bool | None = None) -> str:
+    """A time in words; with the year when it isn't this year (year=None), or as asked."""
+    tz = _tz_for_render.get()
+    if year is None:
+        now = context.get("now")
+        year = value is not None and isinstance(now, datetime) and other_year(value, now, tz)
+    return in_words(value, tz, year=year)
 
 
 def _time(value: datetime) -> str:
@@ -99,14 +106,22 @@ def render(
     is rendered with a stand-in and each copy gets its visitor's own token.
     """
     identity = getattr(request.state, "identity", ANONYMOUS)
+    # A message about what just happened goes on the next whole page (not into a fragment,
+    # and never into a page shared between visitors).
+    whole_page = not (is_htmx(request) and fragments and hx_target(request) in fragments)
+    if whole_page and flash.waiting(request):
+        context = {"flash": flash.read(request), **(context or {})}
+        response = _render(request, name, context, status_code, fragments, csrf_token(request))
+        flash.forget(request, response)
+        return response
     shared = request.app.state.read_cache
     if same_for_everyone and shared.enabled and identity.web_session is None:
         settings = request.app.state.settings
         key = (
             "page",
             name,
-            request.url.path,
-            request.url.query,
+            request.scope["path"],
+            request.scope.get("query_string", b""),
             hx_target(request) if is_htmx(request) else None,
             status_code,
             datetime.now(settings.tz).strftime("%Y%m%d%H%M"),
@@ -117,6 +132,15 @@ def render(
         token = csrf_token(request).encode()
         return HTMLResponse(body.replace(STAND_IN_BYTES, token), status_code=status_code)
     return _render(request, name, context, status_code, fragments, csrf_token(request))
+
+
+def _clock(request: Request) -> datetime | None:
+    """The app's clock (tests set their own, so "this year" is the test's year too)."""
+    from app.deps import get_now
+
+    override = request.app.dependency_overrides.get(get_now)
+    value = override() if override is not None else None
+    return value if isinstance(value, datetime) else None
 
 
 # Stands in for the CSRF token in a page shared between visitors; random per process, so no
@@ -140,7 +164,7 @@ def _render(
         request=request,
         settings=settings,
         csrf_token=token,
-        now=context.get("now") or datetime.now(settings.tz),
+        now=context.get("now") or _clock(request) or datetime.now(settings.tz),
     )
     _csrf_for_render.set(context["csrf_token"])
     _tz_for_render.set(settings.timezone)
