@@ -486,3 +486,14 @@ def downgrade() -> None:
 
     op.drop_table("audit_entry")
     # ### end Alembic commands ###
+    # PostgreSQL keeps enum types after their tables go: drop them, so upgrading again works.
+    for name in (
+        "ageband",
+        "callkind",
+        "consentpurpose",
+        "consentstate",
+        "role",
+        "workshopmode",
+        "workshopstatus",
+    ):
+        sa.Enum(name=name).drop(op.get_bind(), checkfirst=True)

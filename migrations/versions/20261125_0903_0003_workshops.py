@@ -1,7 +1,7 @@
 """Workshops: sign-ups, waiting lists, facilitators, join-code rooms (issue 4)
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0001
 Create Date: 2026-11-25 09:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
