@@ -27,6 +27,12 @@ def _config(url: str) -> Config:
     return config
 
 
+ENUM_TYPES = (
+    "SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE n.nspname = 'public' AND t.typtype = 'e'"
+)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_down_to_nothing_and_up_again(backend: str, tmp_path: Path) -> None:
     with fresh_database(backend, tmp_path, prefix="heard_migrations") as url:
@@ -38,14 +44,7 @@ def test_down_to_nothing_and_up_again(backend: str, tmp_path: Path) -> None:
             assert not left, f"tables left after downgrading to base: {sorted(left)}"
             if engine.dialect.name == "postgresql":
                 with engine.connect() as conn:
-                    types = (
-                        conn.exec_driver_sql(
-                            "SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-                            "WHERE n.nspname = 'public' AND t.typtype = 'e'"
-                        )
-                        .scalars()
-                        .all()
-                    )
+                    types = conn.exec_driver_sql(ENUM_TYPES).scalars().all()
                 assert not types, f"enum types left after downgrading to base: {types}"
         finally:
             engine.dispose()
