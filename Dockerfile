@@ -20,10 +20,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /srv/heard
 
-# Dependencies first, so a code change doesn't reinstall them.
-COPY pyproject.toml README.md ./
-COPY app/__init__.py app/__init__.py
-RUN pip install --upgrade pip && pip install . && pip uninstall -y heard
+# Dependencies first, at the exact versions of the lock file, so a code change doesn't
+# reinstall them.
+COPY requirements.lock ./
+RUN pip install --upgrade pip && pip install -r requirements.lock
 
 COPY alembic.ini ./
 COPY migrations migrations

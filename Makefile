@@ -7,17 +7,29 @@ PORT ?= 8000
 # Links in emails and the printed sign-in link point at the server `make run` starts.
 export HEARD_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format install install-test demo clean bench
+.PHONY: run test lint format install install-test demo clean bench lock
 
-$(BIN)/heard: pyproject.toml
+# Exact versions from the lock files (pip-compile; `make lock` makes them again), then Heard
+# itself on top without touching them.
+$(BIN)/heard: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.test-installed: $(BIN)/heard
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.test-installed: $(BIN)/heard requirements-test.lock
+	$(BIN)/pip install --quiet -r requirements-test.lock
+	$(BIN)/pip install --quiet --no-deps -e '.[test]'
 	@touch $@
+
+# After changing dependencies in pyproject.toml: pin them again (keeps existing pins).
+lock: $(VENV)/.test-installed
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --extra test --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements-test.lock pyproject.toml
 
 install: $(BIN)/heard
 
