@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from app.config import ROOT, get_settings
-from app.db import make_engine, session_factory, utcnow
-from app.models import Role
+# Nothing heavy at the top: `heard text screen` and `heard votes groups` are run by other
+# programs, often once per batch, and shouldn't pay for loading the web app. Each command
+# imports what it needs.
 
 cli = typer.Typer(
     help="Heard: hear from children, young people and parents, safely.", no_args_is_help=True
@@ -28,6 +28,8 @@ def upgrade_database(url: str | None = None) -> None:
     from alembic import command
     from alembic.config import Config
 
+    from app.config import ROOT
+
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["skip_logging"] = True
@@ -36,17 +38,48 @@ def upgrade_database(url: str | None = None) -> None:
     command.upgrade(config, "head")
 
 
+def is_loopback_host(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @cli.command()
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: bool = False
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    reload: bool = False,
+    allow_remote_dev: bool = typer.Option(
+        False,
+        "--allow-remote-dev",
+        help="Let other machines reach a development server (anyone who can reach it can "
+        "read its emails, sign-in links included). Never on a network you don't trust.",
+    ),
 ) -> None:
     """Start the web server."""
     import uvicorn
+
+    from app.config import get_settings
 
     # Every server process works out its share of the database connections from this.
     os.environ["HEARD_WEB_WORKERS"] = str(workers)
     get_settings.cache_clear()
     settings = get_settings()
+    if settings.env == "development" and not is_loopback_host(host) and not allow_remote_dev:
+        typer.echo(
+            f"Refusing to listen on {host} in development: anyone who can reach it could ask "
+            "for a staff sign-in link and read it at /dev/mail. Set HEARD_ENV=production (with "
+            "HEARD_SECRET_KEY and HEARD_SMTP_HOST) for a real server, or add --allow-remote-dev "
+            "if you really mean it.",
+            err=True,
+        )
+        raise typer.Exit(2)
     if workers > 1 and not settings.redis_url:
         typer.echo(
             "Warning: with several workers and no HEARD_REDIS_URL, each worker counts rate "
@@ -81,6 +114,8 @@ def db_upgrade() -> None:
 @cli.command()
 def demo() -> None:
     """Load the demo programme (running it again changes nothing)."""
+    from app.config import get_settings
+    from app.db import make_engine, session_factory, utcnow
     from app.services import demo as demo_service
 
     settings = get_settings()
@@ -94,17 +129,28 @@ def demo() -> None:
 @cli.command("create-staff")
 def create_staff(
     email: str,
-    role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles."),
+    role: list[str] = typer.Option(
+        ..., "--role", help="Repeat for several roles: admin, facilitator, moderator, …"
+    ),
     name: str | None = typer.Option(None, "--name"),
 ) -> None:
     """Create or update a staff account; the last line printed is a one-time sign-in link."""
+    from app.config import get_settings
+    from app.db import make_engine, session_factory, utcnow
+    from app.models import Role
     from app.services import audit
     from app.services import staff as staff_service
 
+    try:
+        roles = [Role(value) for value in role]
+    except ValueError:
+        raise typer.BadParameter(
+            "roles are " + ", ".join(r.value for r in Role), param_hint="--role"
+        ) from None
     settings = get_settings()
     open_session = session_factory(make_engine(settings.database_url))
     with open_session(True) as session:
-        member = staff_service.create_or_update(session, email, list(role), display_name=name)
+        member = staff_service.create_or_update(session, email, roles, display_name=name)
         url = staff_service.issue_sign_in_link(session, settings, member, utcnow())
         audit.record(
             session,
@@ -112,10 +158,10 @@ def create_staff(
             "staff.created_by_command",
             record_type="staff_user",
             record_id=member.id,
-            roles=[r.value for r in role],
+            roles=[r.value for r in roles],
         )
         session.commit()
-    typer.echo(f"Staff account ready: {member.email} ({', '.join(r.value for r in role)})")
+    typer.echo(f"Staff account ready: {member.email} ({', '.join(r.value for r in roles)})")
     typer.echo(f"Sign-in link (works once, for {settings.sign_in_link_minutes} minutes):")
     typer.echo(url)
 
@@ -126,6 +172,8 @@ def jobs_run() -> None:
 
     Safe to run twice at once, or beside `heard worker`: a job runs at most once a minute.
     """
+    from app.config import get_settings
+    from app.db import make_engine, session_factory, utcnow
     from app.services import jobs
     from app.services import worker as worker_service
 
@@ -150,6 +198,7 @@ def worker(
 
     Safe to run twice. SIGTERM or Ctrl-C finishes the email being sent, then stops.
     """
+    from app.config import get_settings
     from app.services import worker as worker_service
 
     worker_service.run(get_settings(), once=once)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 WEAK_SECRETS = {"", "changeme", "change-me", "secret", "development", "heard", "password"}
 MIN_SECRET_LENGTH = 32
+# A long secret can still be guessable ("a" x 32, "abcabc...", "password1234" x 3): it must
+# also look random. 3 bits a character lets every real random key through (even hex, 4 bits
+# at most) and stops one or a few characters repeated; a run of 8 characters seen twice
+# stops a short phrase repeated to length.
+MIN_SECRET_BITS_PER_CHAR = 3.0
+REPEATED_RUN = 8
 
 
 class Settings(BaseSettings):
@@ -102,8 +110,9 @@ class Settings(BaseSettings):
     # Rate limits, in the `limits` library's notation.
     # Wrong codes per address (right ones don't count: a class shares one address).
     join_rate_per_ip: str = "20/minute"
-    # Per code, across every address: high enough for a large workshop joining in one minute
-    # (the bench's 300), while the per-address limit is what stops guessing.
+    # Entries with one right code from one address: high enough for a large workshop on one
+    # school address joining in one minute (the bench's 300). Counted per address, so using
+    # a code over and over locks out only that address, never the class.
     join_rate_per_code: str = "400/minute"
     sign_in_rate_per_ip: str = "10/minute"
     # Sign-in link emails to one address (over it, the page looks the same; no email is sent).
@@ -112,17 +121,59 @@ class Settings(BaseSettings):
     # Workshops: a join code works from this long before the start until this long after the end.
     join_code_opens_minutes_before: int = 30
     join_code_closes_minutes_after: int = 60
-    form_rate_per_ip: str = "30/minute"
+    # Form sends per address: a class on one school Wi-Fi shares an address, so this is
+    # high; it stops a single machine flooding, not a room.
+    form_rate_per_ip: str = "300/minute"
+
+    # Spaces, moderation and safeguarding (issue 11).
+    # Posts one person may write in one space in a minute; past it, a kind "slow down".
+    space_posts_per_minute: int = 8
+    # The longest post, in characters (a live count shows what is left).
+    space_post_max_chars: int = 1000
+    # How many people must report a post ("Something wrong?") to hide it until reviewed.
+    space_reports_to_hide: int = 3
+    # A concern no safeguarding lead has opened after this long is escalated to all of them.
+    concern_escalate_minutes: int = 15
+    # How long concerns are kept (safeguarding records; "Delete me" does not erase them).
+    concern_retention_days: int = 365 * 25
+
+    # Security fixes (issue 9). Emails to one recipient across every flow (sign-ups, links,
+    # reminders …); over it, the email is not queued, the page looks the same and a log line
+    # (without the address) says so.
+    mail_rate_per_recipient: str = "10/hour"
+    # A staff session ends this long after signing in, however active (as well as when idle).
+    staff_session_hours: int = 12
+
+    # Programme updates, "Keep me updated" (issue 12). Requests to subscribe from one address,
+    # and confirm emails to one mailbox (over it, the page looks the same; no email is sent).
+    subscribe_rate_per_ip: str = "20/hour"
+    subscribe_rate_per_email: str = "3/day"
+    # How long a confirm link works, and how long an address is kept after unsubscribing.
+    subscription_confirm_hours: int = 48
+    subscription_keep_days: int = 30
+    # Update emails queued a minute by the worker for a large send (the first batch, at
+    # most 100, goes when staff press Send). The worker sends them every few seconds.
+    update_emails_per_minute: int = 500
 
     @model_validator(mode="after")
     def _secret_key(self) -> Settings:
         if self.env == "production":
-            if self.secret_key.lower() in WEAK_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH:
-                raise ValueError(
+            problems = []
+            if not strong_secret(self.secret_key):
+                problems.append(
                     "HEARD_SECRET_KEY must be set to a random value of at least "
-                    f"{MIN_SECRET_LENGTH} characters in production "
+                    f"{MIN_SECRET_LENGTH} characters in production, not a word, one character "
+                    "or a phrase repeated "
                     "(try: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
                 )
+            if not self.smtp_host:
+                problems.append(
+                    "HEARD_SMTP_HOST must be set in production: without a mail server, emails "
+                    "(with children's details) would be written to files that nobody sends or "
+                    "erases."
+                )
+            if problems:
+                raise ValueError(" ".join(problems))
         elif not self.secret_key:
             self.secret_key = _development_secret()
         return self
@@ -147,6 +198,18 @@ class Settings(BaseSettings):
     @property
     def device_cookie_name(self) -> str:
         return "__Host-heard_device" if self.is_production else "heard_device"
+
+
+def strong_secret(value: str) -> bool:
+    """Long enough, and random-looking: not a word, one character or a short phrase repeated."""
+    if value.lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        return False
+    counts = Counter(value)
+    bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    if bits < MIN_SECRET_BITS_PER_CHAR:
+        return False
+    runs = [value[i : i + REPEATED_RUN] for i in range(len(value) - REPEATED_RUN + 1)]
+    return len(set(runs)) == len(runs)
 
 
 def _development_secret() -> str:

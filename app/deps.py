@@ -102,6 +102,11 @@ def session_lifetime(settings: Settings, identity: Identity) -> timedelta:
     return timedelta(days=settings.participant_device_days)
 
 
+def staff_session_limit(settings: Settings) -> timedelta:
+    """However active, a staff session ends this long after signing in."""
+    return timedelta(hours=settings.staff_session_hours)
+
+
 async def request_now(request: Request) -> datetime:
     """The clock without a dependency of its own (tests still travel in time through
     `dependency_overrides[get_now]`)."""
@@ -132,7 +137,7 @@ async def get_identity(request: Request) -> Identity:
         snapshot = request.app.state.read_cache.peek(key)
         if (
             isinstance(snapshot, IdentitySnapshot)
-            and snapshot.web_session["expires_at"] > now
+            and snapshot.still_on(now, staff_session_limit(request.app.state.settings))
             and not identity_service.needs_touch(snapshot.web_session["last_seen_at"], now)
         ):
             identity = snapshot.identity(now)
@@ -155,22 +160,21 @@ def _load_identity(request: Request, token: str, now: datetime) -> Identity:
     touched in a short write of its own (so reading a page never holds a write lock)."""
     cache = request.app.state.read_cache
     generation = cache.generation
+    settings: Settings = request.app.state.settings
+    staff_for = staff_session_limit(settings)
     with request.app.state.open_session(False) as reader:
-        identity = identity_service.load_identity(reader, token, now)
+        identity = identity_service.load_identity(reader, token, now, staff_for)
         reader.commit()
     web_session = identity.web_session
     if web_session is None:
         return identity
     snapshot = IdentitySnapshot.of(identity)
     if identity_service.needs_touch(web_session.last_seen_at, now) and not _background(request):
-        settings: Settings = request.app.state.settings
         lifetime = session_lifetime(settings, identity)
         with request.app.state.open_session(True) as writer:
-            identity_service.touch(writer, web_session.id, now, lifetime)
+            identity_service.touch(writer, web_session.id, now, lifetime, staff_for)
             writer.commit()
-        identity.expires_at = now + lifetime
-        identity.seconds_left = int(lifetime.total_seconds())
-        snapshot = snapshot.touched(now, lifetime)
+        snapshot = snapshot.touched(now, lifetime, staff_for)
     cache.put(("identity", token_hash(token)), snapshot, generation)
     # Fresh rows of its own: the reader's rows are closed with it.
     return snapshot.identity(now)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import FormData
 
 T = TypeVar("T", bound="FormModel")
@@ -83,6 +83,34 @@ def parse_form(model: type[T], form: FormData) -> FormState[T]:
     return state
 
 
+# --- email addresses: one check for every form -----------------------------------------
+
+EMAIL_LIKE = "Enter an email address like name@example.com"
+EMAIL_END = "Check the end of your email address, for example name@gmail.com"
+
+
+def valid_email(value: str) -> str:
+    """The one email check (every form's email field is an `EmailAddress`): an address that
+    could be real, normalised (the part after the @ in small letters). Nothing is looked up:
+    forms must work offline, and a lookup would tell nothing about whose address it is."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError(_email_problem(value)) from None
+
+
+def _email_problem(value: str) -> str:
+    local, at, domain = value.strip().rpartition("@")
+    if at and local and ("." not in domain.strip(".") or domain.endswith(".")):
+        return EMAIL_END  # "kai@gmail": the ending is missing or cut short
+    return EMAIL_LIKE
+
+
+EmailAddress = Annotated[str, AfterValidator(valid_email)]
+
+
 def empty_form(model: type[T], **values: Any) -> FormState[T]:
     defaults: dict[str, Any] = {n: ([] if n in model.multi else "") for n in model.model_fields}
     defaults.update(values)
@@ -94,7 +122,7 @@ def _message(model: type[FormModel], name: str, error: Any) -> str:
     kind = _kind(error["type"])
     if kind == "custom":
         # A validator's own words (raise ValueError("Enter ...")) are already kind. A library's
-        # value error (EmailStr says "value is not a valid email address: ...") is not.
+        # value error (one with no words of ours) is not.
         own_words = error.get("ctx", {}).get("error")
         if own_words is not None:
             return str(own_words)

@@ -37,9 +37,13 @@ from app.routers import (
     me,
     pages,
     parent_consent,
+    programme_updates,
+    rounds,
     staff_admin,
     staff_auth,
     staff_calls,
+    staff_programmes,
+    staff_rounds,
     staff_workshops,
     workshops,
 )
@@ -146,6 +150,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         staff_admin,
         staff_workshops,
         staff_calls,
+        programme_updates,
+        staff_programmes,
+        rounds,
+        staff_rounds,
     ):
         app.include_router(module.router)
     _every_route_is_a_heard_route(app)

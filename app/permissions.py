@@ -58,6 +58,13 @@ MODERATOR = Policy("moderator", staff_with(Role.MODERATOR, Role.SAFEGUARDING_LEA
 SAFEGUARDING = Policy("safeguarding", staff_with(Role.SAFEGUARDING_LEAD), who="staff")
 ANALYST = Policy("analyst", staff_with(Role.ADMIN, Role.ANALYST), who="staff")
 REVIEWER = Policy("reviewer", staff_with(Role.ADMIN, Role.REVIEWER), who="staff")
+# Moderating spaces: moderators and safeguarding leads, and the staff who run a workshop
+# (admins, its facilitators). Which spaces: `can_moderate`.
+MODERATE = Policy(
+    "moderate",
+    staff_with(Role.ADMIN, Role.FACILITATOR, Role.MODERATOR, Role.SAFEGUARDING_LEAD),
+    who="staff",
+)
 # The staff admin screen: admins everywhere only (a programme's admin can't grant roles).
 MANAGE_STAFF = Policy("manage_staff", lambda identity: identity.has_role(Role.ADMIN), who="staff")
 # Development helpers (the mail viewer): a 404 anywhere but development, whoever asks.
@@ -109,6 +116,33 @@ def can_run_workshop(identity: Identity, programme_id: int, facilitator_ids: set
     )
 
 
+def can_moderate(identity: Identity, programme_id: int, facilitator_ids: set[int]) -> bool:
+    """May moderate a space: moderators and safeguarding leads of its programme (or of every
+    programme), and the staff who run its workshop (its admins and assigned facilitators)."""
+    return (
+        identity.has_role(Role.MODERATOR, programme_id)
+        or identity.has_role(Role.SAFEGUARDING_LEAD, programme_id)
+        or can_run_workshop(identity, programme_id, facilitator_ids)
+    )
+
+
+def can_moderate_somewhere(identity: Identity) -> bool:
+    return MODERATE.check(identity)
+
+
+def can_see_concerns(identity: Identity, programme_id: int | None) -> bool:
+    """Concerns are for safeguarding leads only: of their programme, or of every one."""
+    return identity.has_role(Role.SAFEGUARDING_LEAD, programme_id)
+
+
+def can_see_concerns_somewhere(identity: Identity) -> bool:
+    return SAFEGUARDING.check(identity)
+
+
+def can_change_screening_words(identity: Identity) -> bool:
+    return MODERATOR.check(identity)
+
+
 def owns(identity: Identity, participant_id: int | None) -> bool:
     """A participant's own record, and nobody else's (changing an id in a URL gets a 404)."""
     return (
@@ -118,11 +152,29 @@ def owns(identity: Identity, participant_id: int | None) -> bool:
     )
 
 
+def can_read_calls_somewhere(identity: Identity) -> bool:
+    return ANALYST.check(identity)
+
+
+def can_review_somewhere(identity: Identity) -> bool:
+    return REVIEWER.check(identity)
+
+
+def can_run_programmes_somewhere(identity: Identity) -> bool:
+    return ADMIN.check(identity)
+
+
 TEMPLATE_PREDICATES = {
+    "can_read_calls_somewhere": can_read_calls_somewhere,
+    "can_review_somewhere": can_review_somewhere,
+    "can_run_programmes_somewhere": can_run_programmes_somewhere,
     "can_manage_staff": can_manage_staff,
     "can_see_staff_area": can_see_staff_area,
     "can_view_audit_log": can_view_audit_log,
     "can_facilitate": can_facilitate,
     "can_run_workshops_somewhere": can_run_workshops_somewhere,
     "can_change_consent": can_change_consent,
+    "can_moderate_somewhere": can_moderate_somewhere,
+    "can_see_concerns_somewhere": can_see_concerns_somewhere,
+    "can_change_screening_words": can_change_screening_words,
 }

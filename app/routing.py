@@ -18,6 +18,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+from starlette.types import Scope
 
 from app.cache import WRITTEN_TOPIC
 from app.db import has_written
@@ -42,6 +44,12 @@ class HeardRoute(APIRoute):
             kwargs["dependencies"] = [Depends(csrf_protect), *(kwargs.get("dependencies") or [])]
         super().__init__(path, endpoint, **kwargs)
 
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and _id_too_large(child.get("path_params", {})):
+            return Match.NONE, {}  # the usual "Page not found", never a database error
+        return match, child
+
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
 
@@ -59,6 +67,23 @@ class HeardRoute(APIRoute):
             return response
 
         return in_one_unit_of_work
+
+
+# The largest id our tables hold: their ids are INTEGER, 32 bits on PostgreSQL (64 on
+# SQLite). A larger number in an address would fail in the database (an "integer out of
+# range" there, an OverflowError past 64 bits on SQLite), so it is simply not found.
+MAX_ID = 2**31 - 1
+
+
+def _id_too_large(params: dict[str, Any]) -> bool:
+    return any(
+        name.endswith("id")
+        and isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and (len(value) > 10 or int(value) > MAX_ID)
+        for name, value in params.items()
+    )
 
 
 def router() -> APIRouter:

@@ -39,3 +39,15 @@ def in_words(value: datetime | None, tz: str = DEFAULT_TZ, *, year: bool = False
     if value is None:
         return ""
     return f"{date_in_words(value, tz, year=year)} at {time_in_words(value, tz)}"
+
+
+def other_year(value: datetime, now: datetime, tz: str = DEFAULT_TZ) -> bool:
+    """True when `value` falls in another year than `now` (so its date needs the year)."""
+    return local(value, tz).year != local(now, tz).year
+
+
+def in_words_from(value: datetime | None, now: datetime, tz: str = DEFAULT_TZ) -> str:
+    """`in_words`, with the year when it isn't this year ("Monday 4 January 2027 at 9am")."""
+    if value is None:
+        return ""
+    return in_words(value, tz, year=other_year(value, now, tz))

@@ -83,7 +83,7 @@ def prepare_sign_ups(port: int, slug: str, count: int) -> list[tuple[str, str]]:
         person = Person(base, 5000 + n, Timings())
         person.request("GET name", "GET", f"{pages}/name", 200)
         person.post("POST name", f"{pages}/name", {"display_name": f"Burst {n}"})
-        person.post("POST age", f"{pages}/age", {"age_band": "18_25"})
+        person.post("POST age", f"{pages}/age", {"age_band": "16_17"})
         person.post(
             "POST contact",
             f"{pages}/contact",

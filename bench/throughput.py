@@ -28,10 +28,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from statistics import median
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 import httpx
 

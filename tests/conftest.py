@@ -191,7 +191,8 @@ def client(app: FastAPI) -> Iterator[Client]:
 def production_settings(tmp_path: Path) -> Settings:
     return Settings(
         env="production",
-        secret_key="x" * 48,
+        secret_key="production-secret-for-tests-Qm3v8Xr2Lk9Tz4Wb7Nc1Hd6",
+        smtp_host="smtp.heard.example.org",
         database_url="sqlite:///unused.db",
         mail_dir=tmp_path / "mail",
         base_url="https://heard.example.org",

@@ -198,7 +198,7 @@ def walk_to_check(someone: Person, slug: str, n: int, domain: str = "capacity.ex
     pages = f"/workshops/{slug}/sign-up"
     someone.request("GET name", "GET", f"{pages}/name", 200)
     someone.post("POST name", f"{pages}/name", {"display_name": f"Person {n}"})
-    someone.post("POST age", f"{pages}/age", {"age_band": "18_25"})
+    someone.post("POST age", f"{pages}/age", {"age_band": "16_17"})
     someone.post("POST contact", f"{pages}/contact", {"whose": "mine", "email": f"p{n}@{domain}"})
     someone.post("POST access", f"{pages}/access", {"access_needs": ""})
     someone.post("POST anything-else", f"{pages}/anything-else", {"anything_else": ""})

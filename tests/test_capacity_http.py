@@ -170,16 +170,11 @@ def test_fifty_people_press_sign_up_at_once_for_the_last_ten_places(live: Live) 
             done = someone.client.post(f"/workshops/{slug}/sign-up/check", data=data)
             timings.add("POST check (at once)", time.perf_counter() - started)
             where = done.headers.get("location", "")
-            if done.status_code != 303 or not where.startswith("/sign-ups/"):
+            # The page after "Sign up" is the same for everyone (it says to check email):
+            # who got a place and who is waiting is counted in the database below.
+            if done.status_code != 303 or where != f"/workshops/{slug}/sign-up/sent":
                 return f"final POST gave {done.status_code} {where}".strip()
-            page = someone.client.get(where)
-            if page.status_code != 200:
-                return f"your-place page gave {page.status_code}"
-            if "You have a place" in page.text:
-                return "confirmed"
-            if "You are on the waiting list" in page.text:
-                return "waiting"
-            return "your-place page says neither 'a place' nor 'waiting list'"
+            return "sent"
         finally:
             someone.client.close()
 
@@ -191,7 +186,7 @@ def test_fifty_people_press_sign_up_at_once_for_the_last_ten_places(live: Live) 
         f"final POSTs at once: p50 {timings.p(0.5, 'POST check (at once)'):.0f} ms, "
         f"max {timings.p(1.0, 'POST check (at once)'):.0f} ms; outcomes {dict(outcomes)}"
     )
-    assert outcomes == {"confirmed": PLACES_LEFT, "waiting": PEOPLE - PLACES_LEFT}
+    assert outcomes == {"sent": PEOPLE}
 
     rows = sign_ups(live.database_url, workshop_id)
     statuses = Counter(SignUpStatus(r.status) for r in rows)
@@ -241,18 +236,16 @@ def test_one_person_pressing_sign_up_ten_times_at_once_gets_one_row(live: Live) 
             barrier.wait()
             done = client.post(f"/workshops/{slug}/sign-up/check", data=data)
         where = done.headers.get("location", "")
-        if done.status_code == 303 and where.startswith("/sign-ups/"):
-            return "signed up"
-        if done.status_code == 200 and "already signed up" in done.text:
-            return "already"  # this press got there after the first one took the place
+        if done.status_code == 303 and where == f"/workshops/{slug}/sign-up/sent":
+            return "sent"  # the first press, or one after it (the same page either way)
         if done.status_code == 303 and where.startswith(f"/workshops/{slug}/sign-up/"):
             return "back to the form"  # the draft was already used up by the first press
         return f"{done.status_code} {where}".strip()
 
     outcomes = _describe(_all_at_once(CLICKS, click))
     print(f"\n{CLICKS} presses at once: {dict(outcomes)}")
-    assert outcomes["signed up"] == 1, outcomes
-    assert set(outcomes) <= {"signed up", "already", "back to the form"}, outcomes
+    assert outcomes["sent"] >= 1, outcomes
+    assert set(outcomes) <= {"sent", "back to the form"}, outcomes
 
     rows = sign_ups(live.database_url, workshop_id)
     assert len(rows) == 1

@@ -171,3 +171,44 @@ def test_single_sign_on_never_goes_off_site(client, session, settings, issuer, e
     pending = oidc.Pending(state="s", nonce="n", verifier="v", next_page=evil)
     sealed = oidc.seal(settings, "browser", pending, 1000.0)
     assert oidc.unseal(settings, "browser", sealed, 1001.0).next_page is None
+
+
+# --- security fixes (issue 9): a verified email, and the provider's `sub` bound ---------
+
+
+@pytest.mark.parametrize("tag", ["unverified", "unchecked"])
+def test_an_email_the_provider_has_not_verified_is_refused(client, session, issuer, tag):
+    """`email_verified: false`, or no `email_verified` at all, never signs anyone in."""
+    make_staff(session, Role.ADMIN, email="boss@heard.example.org")
+    session.commit()
+    params = log_in_at_provider(_start(client), REDIRECT_URI, f"{tag}|boss@heard.example.org")
+    response = client.get("/auth/oidc/callback", params=params)
+    assert response.status_code == 400
+    assert client.get("/staff").status_code == 303  # not signed in
+    assert _failures(session)[-1]["reason"] == "email not verified"
+
+
+def test_the_first_sign_in_binds_the_providers_subject_and_another_is_refused(
+    client, app, session, issuer
+):
+    member = make_staff(session, Role.ADMIN, email="bound@heard.example.org")
+    session.commit()
+    params = log_in_at_provider(_start(client), REDIRECT_URI, "bound@heard.example.org")
+    assert client.get("/auth/oidc/callback", params=params).status_code == 303
+    session.refresh(member)
+    assert member.oidc_subject == "bound@heard.example.org"  # the provider's `sub`
+    # Another account at the provider with the same (verified) email: refused.
+    from tests.conftest import Client
+
+    with Client(app, base_url="http://testserver", follow_redirects=False) as other:
+        params = log_in_at_provider(_start(other), REDIRECT_URI, "impostor|bound@heard.example.org")
+        response = other.get("/auth/oidc/callback", params=params)
+        assert response.status_code == 403
+        assert other.get("/staff").status_code == 303
+    assert _failures(session)[-1]["reason"] == "subject mismatch"
+    session.refresh(member)
+    assert member.oidc_subject == "bound@heard.example.org"
+    # The right person still signs in.
+    client.cookies.clear()
+    params = log_in_at_provider(_start(client), REDIRECT_URI, "bound@heard.example.org")
+    assert client.get("/auth/oidc/callback", params=params).status_code == 303

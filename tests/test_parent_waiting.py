@@ -26,8 +26,20 @@ from app.services import consent, signups
 from tests.factories import make_staff, sign_in
 from tests.test_signup import emails_to, manage_link, sign_up_through
 
-PLACE_KEPT = "Your place is kept for you. You can come once your parent or carer says yes."
+PLACE_KEPT = "Your place is kept until your parent or carer says yes."
 WAITING = "We are waiting for your parent or carer to say yes"
+
+
+@pytest.fixture
+def make_workshop(make_workshop):
+    """Workshops for children here: under-13s may sign up for them (with a parent's yes)."""
+
+    def make(**overrides):
+        overrides.setdefault("audience", "children")
+        overrides.setdefault("age_range", "8 to 12")
+        return make_workshop(**overrides)
+
+    return make
 
 
 @pytest.fixture
@@ -45,7 +57,7 @@ def child_signs_up(client, session, workshop, parent="mum@example.org"):
     row = session.exec(
         select(SignUp).where(SignUp.contact_key == parent, SignUp.workshop_id == workshop.id)
     ).one()
-    place = [e for e in emails_to(session, parent) if "You have a place" in e.subject]
+    place = [e for e in emails_to(session, parent) if "Your place is kept" in e.subject]
     link = manage_link(place[0])
     return row, link, done.headers["location"]
 
@@ -60,18 +72,24 @@ def parent_answers(client, session, parent, answer):
     assert response.status_code == 303
 
 
-def test_the_place_is_kept_and_the_confirmation_and_email_say_so(client, session, today):
-    row, _, confirmation = child_signs_up(client, session, today)
+def test_the_place_is_kept_and_the_place_page_and_email_say_so(
+    client, session, today, make_workshop
+):
+    row, link, _ = child_signs_up(client, session, today)
     assert row.status == SignUpStatus.CONFIRMED
-    page = client.get(confirmation).text
-    assert PLACE_KEPT in page
-    [email] = [e for e in emails_to(session, "mum@example.org") if "You have a place" in e.subject]
+    page = client.get(link).text
+    assert PLACE_KEPT.rstrip(".") in page
+    assert "You have a place" not in page  # issue 10: it said so, and offered "Join the room"
+    [email] = [
+        e for e in emails_to(session, "mum@example.org") if "Your place is kept" in e.subject
+    ]
     assert PLACE_KEPT in email.body_text
-    # An adult's email does not say it.
+    # The email of someone who needs no parent's yes does not say it.
     client.cookies.clear()
-    sign_up_through(client, today, email="adult@example.org")
-    [adult] = emails_to(session, "adult@example.org")
-    assert PLACE_KEPT not in adult.body_text
+    teens = make_workshop(audience="young_people", age_range="13 to 17")
+    sign_up_through(client, teens, email="teen@example.org")
+    [teen] = emails_to(session, "teen@example.org")
+    assert PLACE_KEPT not in teen.body_text
 
 
 def test_staff_see_who_waits_for_a_parent_or_carer(client, session, settings, today):
@@ -79,19 +97,21 @@ def test_staff_see_who_waits_for_a_parent_or_carer(client, session, settings, to
     scanned = f"/staff/check-in/{signups.check_in_token(settings, row)}"
     client.cookies.clear()
     sign_in(client, session, staff=make_staff(session, Role.ADMIN))
+    needs = '<strong class="tag">Needs a parent\'s yes</strong>'
     page = client.get(f"/staff/workshops/{today.id}").text
-    assert "Waiting for a parent or carer" in page
+    assert needs in page
     assert "Waiting for a parent or carer" in client.get(scanned).text
     parent_answers(client, session, "mum@example.org", "yes")
     sign_in(client, session, staff=make_staff(session, Role.ADMIN))
-    assert "Waiting for a parent or carer" not in client.get(f"/staff/workshops/{today.id}").text
+    assert needs not in client.get(f"/staff/workshops/{today.id}").text
     assert "Waiting for a parent or carer" not in client.get(scanned).text
 
 
 def test_the_child_cannot_join_the_room_until_the_parent_says_yes(client, session, today):
     row, link, _ = child_signs_up(client, session, today)
     client.cookies.clear()
-    assert "Join the room" in client.get(link).text
+    # Not offered until the parent says yes (issue 10); pressing it anyway is held too.
+    assert "Join the room" not in client.get(link).text
     held = client.submit(f"{link}/join", {}, page=link)
     assert held.status_code == 303
     assert held.headers["location"] == f"{link}/waiting"
@@ -99,7 +119,7 @@ def test_the_child_cannot_join_the_room_until_the_parent_says_yes(client, sessio
     assert page.status_code == 200
     assert WAITING in page.text
     assert "What happens next" in page.text
-    assert PLACE_KEPT in page.text
+    assert "Your place is kept for you" in page.text
     assert "Need to talk?" in page.text
     # Not let in, not marked as here, and this browser is not signed in as the child.
     assert session.exec(select(WorkshopAttendance)).all() == []
@@ -150,7 +170,14 @@ def test_the_sign_up_age_counts_even_if_the_person_record_has_none(client, sessi
 def test_a_parents_no_gives_the_place_to_the_next_person_waiting(client, session, today):
     row, link, _ = child_signs_up(client, session, today)
     client.cookies.clear()
-    sign_up_through(client, today, email="next@example.org")
+    sign_up_through(
+        client,
+        today,
+        age_band="under_13",
+        whose="parent",
+        email="next@example.org",
+        display_name="Ash",
+    )
     following = session.exec(select(SignUp).where(SignUp.contact_key == "next@example.org")).one()
     assert following.status == SignUpStatus.WAITING
 
@@ -184,7 +211,7 @@ def test_withdrawing_the_parent_consent_runs_the_same_hooks(session, make_worksh
         "agree": ["yes"],
     }
     first = signups.sign_up(session, settings, workshop.id, child_answers, clock.now)
-    adult = dict(child_answers, age_band="18_25", whose="mine", email="next@example.org")
+    adult = dict(child_answers, display_name="Ash", email="next@example.org")
     second = signups.sign_up(session, settings, workshop.id, adult, clock.now)
     assert (first.sign_up.status, second.sign_up.status) == ("confirmed", "waiting")
     child = session.get(Participant, first.sign_up.participant_id)

@@ -79,6 +79,13 @@ EXPECTED: dict[str, set[str]] = {
     # Programme-scoped facilitators get past the route's policy; the object decides.
     "facilitator": {"staff:admin", *FACILITATORS},
     "moderator": {"staff:moderator", "staff:safeguarding_lead"},
+    # Moderating spaces: moderators and leads, and staff who run workshops (the object decides).
+    "moderate": {
+        "staff:admin",
+        "staff:moderator",
+        "staff:safeguarding_lead",
+        *FACILITATORS,
+    },
     "safeguarding": {"staff:safeguarding_lead"},
     "analyst": {"staff:admin", "staff:analyst"},
     "reviewer": {"staff:admin", "staff:reviewer"},
@@ -92,12 +99,27 @@ OBJECT: dict[str, set[str]] = {
     "/staff/check-in/{token}": RUNS_THE_WORKSHOP,  # an attendee's QR code
     "/me/consents/{consent_id}": {"participant"},  # only the owner
     "/workshops/{slug}/room": {"participant"},  # only people in that workshop
+    # Live streams: exactly as the page they belong to.
+    "/live/workshops/{slug}/room": {"participant"},
+    "/live/staff/workshops/{workshop_id}": RUNS_THE_WORKSHOP,
+    # Spaces: only people in the workshop's room; staff spaces: the staff who run it.
+    "/spaces/{space_id}": {"participant"},
+    "/workshops/{slug}/space": {"participant"},
+    "/live/spaces/{space_id}": {"participant"},
+    "/staff/spaces/{space_id}": RUNS_THE_WORKSHOP,
+    # A post to moderate: moderators and leads everywhere, and the staff who run its workshop.
+    "/moderation/posts/{post_id}": {
+        "staff:admin",
+        "staff:moderator",
+        "staff:safeguarding_lead",
+        "assigned_facilitator",
+    },
 }
 
 # Routes that only exist for machines or other hosts (no HTML, no person).
 NOT_FOR_PEOPLE = {"/healthz", "/readyz"}
 # Run last: they end the person (and so every later request as them).
-LAST = {("POST", "/me/delete")}
+LAST = {("POST", "/me/delete"), ("POST", "/spaces/{space_id}/posts/{post_id}/delete")}
 
 
 @dataclass
@@ -113,6 +135,9 @@ class World:
     colleague: StaffUser
     email_id: int
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    discussion: Any = None  # the workshop's space, its thread, a post, a concern, a word
+    following: Any = None  # "Keep me updated": a subscription's links, a published update
+    recruiting: Any = None  # an open round, an application's number and its applicant's link
 
 
 # The path up to a parameter -> its value in the seeded world. Every path parameter of every
@@ -120,15 +145,38 @@ class World:
 SAMPLES: dict[str, Any] = {
     "/programmes/{slug}": lambda w: "test-programme",
     "/calls/{slug}": lambda w: w.call.slug,
+    "/calls/{slug}/answer/{step}": lambda w: "about-you",  # every call has this step
+    "/staff/calls/{call_id}": lambda w: w.call.id,
     "/workshops/{slug}": lambda w: w.workshop.slug,
     "/workshops/{slug}/sign-up/{step}": lambda w: signups.STEP_ORDER[0],
+    "/workshops/{slug}/family/{step}": lambda w: "children",
     "/sign-ups/{token}": lambda w: w.manage_token,
+    "/subscribe/confirm/{token}": lambda w: w.following.confirm_token,
+    "/unsubscribe/{token}": lambda w: w.following.unsubscribe_token,
+    "/rounds/{slug}": lambda w: w.recruiting.round.slug,
+    "/rounds/{slug}/apply/{step}": lambda w: "about-you",  # every round has this step
+    "/staff/rounds/{round_id}": lambda w: w.recruiting.round.id,
+    "/staff/rounds/{round_id}/review/{number}": lambda w: w.recruiting.number,
+    "/applications/{token}": lambda w: w.recruiting.token,
+    "/staff/programmes/{programme_id}": lambda w: w.workshop.programme_id,
+    "/staff/programmes/{programme_id}/updates/{update_id}": lambda w: w.following.update_id,
     "/staff/check-in/{token}": lambda w: w.check_in_token,
     "/staff/workshops/{workshop_id}": lambda w: w.workshop.id,
     "/staff/workshops/{workshop_id}/sign-ups/{sign_up_id}": lambda w: w.sign_up.id,
     "/staff/people/{staff_id}": lambda w: w.colleague.id,
     "/me/consents/{consent_id}": lambda w: w.consent_id,
     "/dev/mail/{email_id}": lambda w: w.email_id,
+    "/live/workshops/{slug}": lambda w: w.workshop.slug,
+    "/live/staff/workshops/{workshop_id}": lambda w: w.workshop.id,
+    "/spaces/{space_id}": lambda w: w.discussion.space.id,
+    "/spaces/{space_id}/threads/{thread_id}": lambda w: w.discussion.thread.id,
+    "/spaces/{space_id}/posts/{post_id}": lambda w: w.discussion.post.id,
+    "/live/spaces/{space_id}": lambda w: w.discussion.space.id,
+    "/live/spaces/{space_id}/threads/{thread_id}": lambda w: w.discussion.thread.id,
+    "/staff/spaces/{space_id}": lambda w: w.discussion.space.id,
+    "/moderation/posts/{post_id}": lambda w: w.discussion.post.id,
+    "/moderation/words/{term_id}": lambda w: w.discussion.term.id,
+    "/safeguarding/concerns/{concern_id}": lambda w: w.discussion.concern.id,
 }
 
 _PARAM = re.compile(r"\{([^}]+)\}")
@@ -183,7 +231,7 @@ def object_rule(path: str) -> set[str] | None:
 def _answers(name: str, email: str) -> dict[str, Any]:
     return {
         "display_name": name,
-        "age_band": "18_25",
+        "age_band": "16_17",  # the seeded workshops are for young people aged 13 to 17
         "whose": "mine",
         "email": email,
         "agree": ["yes"],
@@ -255,9 +303,118 @@ def world(session, settings, clock) -> World:
         colleague=make_staff(session, Role.REVIEWER),
         email_id=email.id,
         people=people,
+        discussion=_discussion(session, settings, workshop, owner, now),
+        following=_following(session, settings, workshop.programme_id, now),
+        recruiting=_recruiting(session, now),
     )
     session.commit()
     return seeded
+
+
+def _recruiting(session, now) -> SimpleNamespace:
+    """An open round with one application (its applicant's own link is a token route)."""
+    from app.models import Application, Group, Round, RoundStatus
+    from app.security import token_hash
+
+    group = Group(slug="matrix-group", name="Matrix group")
+    session.add(group)
+    session.flush()
+    round_ = Round(
+        group_id=group.id,
+        slug="matrix-round",
+        title="Join the matrix group",
+        summary="For tests",
+        time_asked="An hour",
+        in_return="Thanks",
+        who_can_apply="Anyone",
+        how_info_used="To choose",
+        criteria=["Experience"],
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=30),
+        status=RoundStatus.OPEN,
+    )
+    session.add(round_)
+    session.flush()
+    token = new_token()
+    session.add(
+        Application(
+            round_id=round_.id,
+            number=12345,
+            reference="HRD-MTRX-22",
+            submit_token_hash=token_hash(new_token()),
+            manage_token_hash=token_hash(token),
+            name="Robin",
+            email="robin@example.org",
+            age=18,
+            consent_wording="I agree",
+            submitted_at=now,
+        )
+    )
+    session.flush()
+    return SimpleNamespace(round=round_, number=12345, token=token)
+
+
+def _discussion(session, settings, workshop, owner, now) -> SimpleNamespace:
+    """The workshop room's space with a question, the owner's shared post (still theirs to
+    change), a concern about another of their posts, and a screening word."""
+    from app.models import ConcernSource, Post, PostState, ScreenTerm, ScreenTermKind
+    from app.services import safeguarding, spaces
+    from app.services.identity import Identity
+
+    staff = Identity(staff=make_staff(session, Role.ADMIN), roles={(Role.ADMIN, None)})
+    space = spaces.open_for_workshop(session, workshop, staff, now)
+    thread = spaces.add_thread(session, space, "What would help?", staff, now)
+    posts = [
+        Post(
+            space_id=space.id,
+            thread_id=thread.id,
+            participant_id=owner.id,
+            body=body,
+            state=state,
+            created_at=now,
+        )
+        for body, state in (("A shared post", PostState.SHARED), ("Worrying", PostState.CONCERN))
+    ]
+    session.add_all(posts)
+    session.flush()
+    concern = safeguarding.raise_concern(
+        session, settings, post=posts[1], space=space, source=ConcernSource.STAFF, now=now
+    )
+    term = ScreenTerm(kind=ScreenTermKind.ABUSE, phrase="a made up insult", created_at=now)
+    session.add(term)
+    session.flush()
+    return SimpleNamespace(space=space, thread=thread, post=posts[0], concern=concern, term=term)
+
+
+def _following(session, settings, programme_id: int, now) -> SimpleNamespace:
+    """Someone who asked for the programme's updates (their confirm and unsubscribe links),
+    and a published update staff can send."""
+    from app.models import ProgrammeUpdate, Subscription
+    from app.security import token_hash
+    from app.services import outbox, subscriptions
+
+    confirm = new_token()
+    row = Subscription(
+        programme_id=programme_id,
+        email="follower@example.org",
+        email_key=outbox.recipient_key("follower@example.org"),
+        nonce=new_token(),
+        unsubscribe_hash="",
+        confirm_token_hash=token_hash(confirm),
+        confirm_expires_at=now + timedelta(days=1),
+        confirm_sent_at=now,
+        created_at=now,
+    )
+    unsubscribe = subscriptions.unsubscribe_token(settings, row)
+    row.unsubscribe_hash = token_hash(unsubscribe)
+    update = ProgrammeUpdate(
+        programme_id=programme_id, you_said="Said", we_did="Did", created_at=now, published_at=now
+    )
+    session.add_all([row, update])
+    session.flush()
+    return SimpleNamespace(
+        confirm_token=confirm, unsubscribe_token=unsubscribe, update_id=update.id
+    )
 
 
 def _become(who: str, client, session, world: World, app, now) -> str:
@@ -282,6 +439,10 @@ def _refused(response, policy: Policy) -> bool:
 
 
 def _send(client, method: str, path: str, token: str):
+    if method == "GET" and path.startswith("/live/"):
+        # A live stream never ends by itself: read its status and headers, then hang up.
+        with client.stream("GET", path) as response:
+            return response
     if method == "GET":
         return client.get(path)
     return client.request(method, path, data={"csrf_token": token})
@@ -372,6 +533,9 @@ def test_a_wrong_token_finds_nothing(app, client, session, world, clock):
                 real_path(route.path, world)
                 .replace(world.manage_token, "made-up-token")
                 .replace(world.check_in_token, "made-up-token")
+                .replace(world.following.confirm_token, "made-up-token")
+                .replace(world.following.unsubscribe_token, "made-up-token")
+                .replace(world.recruiting.token, "made-up-token")
             )
             response = _send(client, method, path, token)
             assert response.status_code == 404, f"{method} {route.path} as {who}"

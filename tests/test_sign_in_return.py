@@ -53,7 +53,7 @@ def _token(link: str) -> str:
 def _check_in_path(session, settings, workshop, now) -> str:
     answers = {
         "display_name": "Sky",
-        "age_band": "18_25",
+        "age_band": "16_17",
         "whose": "mine",
         "email": "sky@example.org",
         "agree": ["yes"],

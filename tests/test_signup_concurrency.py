@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 def _answers(n: int) -> dict[str, object]:
     return {
         "display_name": f"Person {n}",
-        "age_band": "18_25",
+        "age_band": "16_17",
         "whose": "mine",
         "email": f"racer{n}@example.org",
         "agree": ["yes"],

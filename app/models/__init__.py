@@ -1,12 +1,54 @@
 """Every table, imported in one place so Alembic and the personal-data registry see them all."""
 
+from app.journeys import JourneyDraft
 from app.models.audit import AuditEntry
+from app.models.calls import (
+    CallAnswer,
+    CallResponse,
+    CallResponseTheme,
+    CallStatus,
+    CallTheme,
+    QuestionKind,
+)
 from app.models.contact import ContactMessage
 from app.models.identity import SignInToken, WebSession
+from app.models.jobs import JobRun
 from app.models.outbox import OutboxEmail
 from app.models.participants import AgeBand, Consent, ConsentPurpose, ConsentState, Participant
 from app.models.programmes import Call, CallKind, Phase, Programme, ProgrammeUpdate, Question
+from app.models.rounds import (
+    Application,
+    ApplicationStatus,
+    Decision,
+    Group,
+    Outcome,
+    Review,
+    Round,
+    RoundExtension,
+    RoundQuestion,
+    RoundStatus,
+)
+from app.models.spaces import (
+    Concern,
+    ConcernNote,
+    ConcernSource,
+    ConcernStatus,
+    NoteKind,
+    Post,
+    PostState,
+    Reaction,
+    Report,
+    ReportReason,
+    ScreenTerm,
+    ScreenTermKind,
+    Space,
+    SpaceKind,
+    SpaceMode,
+    SpaceRemoval,
+    Thread,
+)
 from app.models.staff import Role, StaffRole, StaffUser
+from app.models.subscriptions import Subscription, SubscriptionStatus
 from app.models.workshops import (
     SignUp,
     SignUpDraft,
@@ -20,26 +62,63 @@ from app.models.workshops import (
 
 __all__ = [
     "AgeBand",
+    "Application",
+    "ApplicationStatus",
     "AuditEntry",
     "Call",
+    "CallAnswer",
     "CallKind",
+    "CallResponse",
+    "CallResponseTheme",
+    "CallStatus",
+    "CallTheme",
+    "Concern",
+    "ConcernNote",
+    "ConcernSource",
+    "ConcernStatus",
     "Consent",
     "ConsentPurpose",
     "ConsentState",
     "ContactMessage",
+    "Decision",
+    "Group",
+    "JobRun",
+    "JourneyDraft",
+    "NoteKind",
     "OutboxEmail",
+    "Outcome",
     "Participant",
     "Phase",
+    "Post",
+    "PostState",
     "Programme",
     "ProgrammeUpdate",
     "Question",
+    "QuestionKind",
+    "Reaction",
+    "Report",
+    "ReportReason",
+    "Review",
     "Role",
+    "Round",
+    "RoundExtension",
+    "RoundQuestion",
+    "RoundStatus",
+    "ScreenTerm",
+    "ScreenTermKind",
     "SignInToken",
     "SignUp",
     "SignUpDraft",
     "SignUpStatus",
+    "Space",
+    "SpaceKind",
+    "SpaceMode",
+    "SpaceRemoval",
     "StaffRole",
     "StaffUser",
+    "Subscription",
+    "SubscriptionStatus",
+    "Thread",
     "WebSession",
     "Workshop",
     "WorkshopAttendance",

@@ -100,24 +100,42 @@ class Consent(SQLModel, table=True):
     version: str = Field(max_length=20)
     state: ConsentState = Field(default=ConsentState.GIVEN, max_length=20)
     given_by: str = Field(default="self", max_length=20)  # self, parent
+    # How it was given: by an emailed link, during sign-up, or (recorded by staff) in person
+    # or on paper. None for older records and the usual self-given ones.
+    given_how: str | None = Field(default=None, max_length=20)
+    recorded_by_staff_id: int | None = Field(
+        default=None, foreign_key="staff_user.id", index=True, ondelete="SET NULL"
+    )
     parent_email: str | None = Field(default=None, max_length=254)
     created_at: datetime = created_at_field()
     given_at: datetime | None = when_field()
     withdrawn_at: datetime | None = when_field()
 
-    personal_data: ClassVar[PersonalData] = PersonalData(
-        subject="participant",
-        link="participant_id",
-        fields=(
-            "purpose",
-            "wording",
-            "version",
-            "state",
-            "given_by",
-            "parent_email",
-            "given_at",
-            "withdrawn_at",
+    personal_data: ClassVar[tuple[PersonalData, ...]] = (
+        PersonalData(
+            subject="participant",
+            link="participant_id",
+            fields=(
+                "purpose",
+                "wording",
+                "version",
+                "state",
+                "given_by",
+                "given_how",
+                "parent_email",
+                "given_at",
+                "withdrawn_at",
+            ),
+            purpose="To prove what you agreed to, and when, and to stop when you say stop.",
+            title="What you agreed to",
         ),
-        purpose="To prove what you agreed to, and when, and to stop when you say stop.",
-        title="What you agreed to",
+        # A parent's yes that staff recorded (given in person or on paper): who recorded it.
+        PersonalData(
+            subject="staff",
+            link="recorded_by_staff_id",
+            fields=(),
+            purpose="To show which member of staff recorded a parent or carer's yes.",
+            erase="anonymise",
+            export=False,
+        ),
     )

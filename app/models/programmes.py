@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, required_when_field, when_field
+from app.models.base import created_at_field, when_field
 from app.models.calls import Call, CallKind, Question
 from app.windows import Window
 
@@ -42,12 +42,19 @@ class Phase(SQLModel, table=True):
 
 
 class ProgrammeUpdate(SQLModel, table=True):
-    """A public "you said, we did" update."""
+    """A "you said, we did" update: a draft until staff publish it (then public), and
+    emailed to the programme's confirmed subscribers at most once each."""
 
     __tablename__ = "programme_update"
 
     id: int | None = Field(default=None, primary_key=True)
     programme_id: int = Field(foreign_key="programme.id", index=True, ondelete="CASCADE")
-    published_at: datetime = required_when_field()
+    published_at: datetime | None = when_field()  # None: a draft only staff see
     you_said: str = Field(sa_column=Column(Text, nullable=False))
     we_did: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = created_at_field()
+    # When staff first sent it to subscribers. Emails are queued a batch at a time (the
+    # request, then the worker each minute) in subscription order: the last subscription
+    # queued so far, or None once every confirmed subscriber has it queued.
+    emailed_at: datetime | None = when_field()
+    queued_up_to: int | None = None

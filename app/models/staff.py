@@ -35,11 +35,15 @@ class StaffUser(SQLModel, table=True):
     active: bool = True
     created_at: datetime = created_at_field()
     last_sign_in_at: datetime | None = when_field()
+    # Single sign-on: the provider's `sub` for this person, kept at their first sign-in. A
+    # later sign-in with the same email but another `sub` (a reused or reassigned address at
+    # the provider) is refused.
+    oidc_subject: str | None = Field(default=None, max_length=255, unique=True)
 
     personal_data: ClassVar[PersonalData] = PersonalData(
         subject="staff",
         link="id",
-        fields=("email", "display_name", "last_sign_in_at"),
+        fields=("email", "display_name", "last_sign_in_at", "oidc_subject"),
         purpose="To let staff sign in and to show who did what.",
         erase="anonymise",
         replacements={"email": "removed-{id}@invalid", "display_name": "Former staff member"},

@@ -46,6 +46,17 @@ AUDIENCE_AGE_RANGES: dict[str, str] = {
 }
 
 
+# The age bands (AgeBand values) who may sign up for each audience themselves.
+AUDIENCE_AGE_BANDS: dict[str, tuple[str, ...]] = {
+    "children": ("under_13",),
+    "young_people": ("13_15", "16_17"),
+    "young_adults": ("18_25",),
+    "parents": ("18_25", "26_plus"),
+}
+# Who may take part in someone's place, in words (an attendee's chosen way to come).
+ATTEND_MODES: dict[str, str] = {"in_person": "In person", "online": "Online"}
+
+
 class Workshop(SQLModel, table=True):
     __tablename__ = "workshop"
 
@@ -72,6 +83,13 @@ class Workshop(SQLModel, table=True):
     cancelled_at: datetime | None = when_field()
     # When a facilitator pressed "Start the workshop now" (None: it starts at `starts_at`).
     started_at: datetime | None = when_field()
+    # What people in the room read, when staff write it: the plan for today, where the
+    # toilets and the quiet space are.
+    today_plan: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    toilets: str | None = Field(default=None, max_length=300)
+    quiet_space: str | None = Field(default=None, max_length=300)
+    # The organisation pays people's travel: sign-up asks who needs it.
+    pays_travel: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     @property
     def bookable_places(self) -> int:
@@ -81,6 +99,15 @@ class Workshop(SQLModel, table=True):
     @property
     def audience_label(self) -> str:
         return AUDIENCES.get(self.audience, self.age_range)
+
+    def welcomes(self, age_band: str | None) -> bool:
+        """Whether someone of this age may sign up themselves (its audience decides)."""
+        return age_band in AUDIENCE_AGE_BANDS.get(self.audience, ())
+
+    @property
+    def for_children(self) -> bool:
+        """A workshop for children or young people: a parent or carer may sign a child up."""
+        return self.audience in {"children", "young_people"}
 
     @property
     def is_online(self) -> bool:
@@ -155,6 +182,12 @@ class SignUp(SQLModel, table=True):
     checked_in_at: datetime | None = when_field()
     # Staff gave this person one of the workshop's reserved places (not a public one).
     reserved: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Why staff gave it (needed when the person is outside the workshop's audience).
+    reserved_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # For a workshop in person or online: how they will come.
+    attend_mode: str | None = Field(default=None, max_length=20)  # a key of ATTEND_MODES
+    # For a workshop that pays travel: whether they need their travel paid (None: not asked).
+    wants_travel_costs: bool | None = None
 
     personal_data: ClassVar[PersonalData] = PersonalData(
         subject="participant",
@@ -169,6 +202,9 @@ class SignUp(SQLModel, table=True):
             "anything_else",
             "status",
             "reserved",
+            "reserved_reason",
+            "attend_mode",
+            "wants_travel_costs",
             "created_at",
             "checked_in_at",
         ),
@@ -226,3 +262,33 @@ class WorkshopAttendance(SQLModel, table=True):
         retention=SIGN_UP_RETENTION,
         retention_from="joined_at",
     )
+
+
+class WorkshopSeen(SQLModel, table=True):
+    """When a member of staff last looked at a workshop's page ("new since you last looked")."""
+
+    __tablename__ = "workshop_seen"
+    __table_args__ = (UniqueConstraint("workshop_id", "staff_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workshop_id: int = Field(foreign_key="workshop.id", index=True, ondelete="CASCADE")
+    staff_id: int = Field(foreign_key="staff_user.id", index=True, ondelete="CASCADE")
+    seen_at: datetime = created_at_field()
+
+    personal_data: ClassVar[PersonalData] = PersonalData(
+        subject="staff",
+        link="staff_id",
+        fields=("workshop_id", "seen_at"),
+        purpose="To show staff what is new on a workshop since they last looked.",
+    )
+
+
+class ErasedLink(SQLModel, table=True):
+    """A link of a person who asked to be deleted: only a hash of its random token, so an old
+    email's link can say why it no longer works. Nothing here says whose it was."""
+
+    __tablename__ = "erased_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    erased_at: datetime = created_at_field()

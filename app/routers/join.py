@@ -1,8 +1,9 @@
 """Joining a workshop on the day with a code (the code box on the home page posts here).
 
-Step 1 (/join) checks the code, counted against rate limits per address and per code. Step 2
-(/join/you) carries a short-lived signed ticket for the code, so reloading it is not another
-guess; the code is checked again (it may have been changed) before anyone is let in.
+Step 1 (/join) checks the code: wrong codes count against the address, right ones against
+the code from that address (so nobody can use up a class's code). Step 2 (/join/you)
+carries a short-lived signed ticket for the code, so reloading it is not another guess; the
+code is checked again (it may have been changed) before anyone is let in.
 
 A code always makes a new person for today (or lets the same person back in). People who
 signed up join from the link in their email instead (routers/workshops.py, "Join the room").
@@ -10,10 +11,11 @@ signed up join from the link in their email instead (routers/workshops.py, "Join
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, field_validator
 
+from app import routing
 from app.deps import (
     Anyone,
     FormDataDep,
@@ -31,7 +33,7 @@ from app.services import workshops as workshop_service
 from app.services.join_codes import CODE_LENGTH, normalise_code
 from app.templating import render
 
-router = APIRouter()
+router = routing.router()
 CODE_DIDNT_WORK = "That code didn't work. Check it with your facilitator."
 
 
@@ -53,14 +55,22 @@ class CodeForm(FormModel):
         return code
 
 
-def _code_page(request: Request, form: FormState[CodeForm]) -> HTMLResponse:
-    return render(request, "join/code.html", {"form": form}, fragments={"join-form": "join_form"})
+def _code_page(
+    request: Request, form: FormState[CodeForm], *, same_for_everyone: bool = False
+) -> HTMLResponse:
+    return render(
+        request,
+        "join/code.html",
+        {"form": form},
+        fragments={"join-form": "join_form"},
+        same_for_everyone=same_for_everyone,
+    )
 
 
 @router.get("/join", response_class=HTMLResponse)
 async def join(request: Request, _: Anyone, code: str = "") -> HTMLResponse:
     # async: no database and no waiting, so no worker thread (a whole class opens it at once)
-    return _code_page(request, empty_form(CodeForm, code=code[:40]))
+    return _code_page(request, empty_form(CodeForm, code=code[:40]), same_for_everyone=True)
 
 
 @router.post("/join", response_class=HTMLResponse)
@@ -74,18 +84,23 @@ def use_code(
 ) -> Response:
     form = parse_form(CodeForm, data)
     limits = request.app.state.rate_limits
+    address = client_key(request)
     # Per address, only wrong codes count (many people share one school or youth-club
-    # address); per code, every try counts.
-    limits.refuse_if_spent(settings.join_rate_per_ip, "join-ip", client_key(request))
+    # address): that is what stops guessing.
+    limits.refuse_if_spent(settings.join_rate_per_ip, "join-ip", address)
     if not form.ok or form.data is None:
-        limits.hit(settings.join_rate_per_ip, "join-ip", client_key(request))
+        limits.hit(settings.join_rate_per_ip, "join-ip", address)
         return _code_page(request, form)
-    limits.check(settings.join_rate_per_code, "join-code", form.data.code)
     workshop = workshop_service.by_code(session, settings, form.data.code, now)
     if workshop is None or workshop.join_code is None:
-        limits.hit(settings.join_rate_per_ip, "join-ip", client_key(request))
-        form.add_error("code", CODE_DIDNT_WORK)
+        limits.hit(settings.join_rate_per_ip, "join-ip", address)
+        # A real code on another day says when it works (still counted as a wrong try).
+        later = workshop_service.code_not_now(session, settings, form.data.code, now)
+        form.add_error("code", later or CODE_DIDNT_WORK)
         return _code_page(request, form)
+    # A right code counts against that code from this address only: someone who knows the
+    # code and uses it over and over locks out themselves, never the class.
+    limits.check(settings.join_rate_per_code, "join-code", workshop.join_code, address)
     ticket = join_codes.make_ticket(settings.secret_key, workshop.join_code, now)
     return redirect(request, f"/join/you?ticket={ticket}")
 

@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import EmailStr, Field
+from pydantic import Field
 from sqlmodel import Session
 
-from app import routing
+from app import flash, routing
 from app.config import Settings
 from app.deps import (
     Anyone,
@@ -28,13 +28,13 @@ from app.deps import (
     sign_in_browser,
     sign_out_browser,
 )
-from app.forms import FormModel, FormState, empty_form, parse_form
+from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
 from app.htmx import hx_target, redirect
 from app.models import AgeBand, Consent, ConsentPurpose, ConsentState, Participant
 from app.permissions import can_change_consent
 from app.ratelimit import client_key, email_key
 from app.redirects import safe_next, with_next
-from app.services import audit, consent, my_data, participants
+from app.services import audit, consent, my_data, participants, signups
 from app.services.identity import Identity
 from app.templating import render
 from app.timefmt import in_words
@@ -96,8 +96,29 @@ def words_for(participant: Participant) -> dict[str, str]:
     return WORDS["parent" if participant.age_band == AgeBand.UNDER_13 else "young"]
 
 
-def show(value: Any, tz: str) -> str:
-    """A value as a person reads it."""
+# Fields whose stored values are codes: the words people read instead.
+CODED = {
+    "age_band": {band.value: band.label for band in AgeBand},
+    "status": {
+        **signups.STATUS_WORDS,
+        "given": "Yes",
+        "withdrawn": "Stopped",
+        "waiting": "Waiting for an answer",
+    },
+    "attend_mode": {"in_person": "In person", "online": "Online"},
+    "given_how": consent.GIVEN_HOW,
+    "given_by": {"self": "You", "parent": "Your parent or carer", "staff": "Our staff"},
+}
+
+
+def show(value: Any, tz: str, name: str = "", workshops: dict[int, str] | None = None) -> str:
+    """A value as a person reads it: words, never codes ("16 or 17", not "16_17")."""
+    if name == "workshop_id" and workshops is not None and value in workshops:
+        return workshops[value]
+    if isinstance(value, str) and value in CODED.get(name, {}):
+        return CODED[name][value]
+    if isinstance(value, Enum) and str(value.value) in CODED.get(name, {}):
+        return CODED[name][str(value.value)]
     if value is None or value == "":
         return "Not given"
     if isinstance(value, bool):
@@ -122,12 +143,11 @@ def _me(who: Identity) -> Participant:
 
 
 class EmailForm(FormModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailAddress = Field(max_length=254)
 
     messages = {
         "email": {
             "missing": "Enter your email address",
-            "invalid": "Enter an email address like name@example.org",
             "too_long": "Your email address must be 254 characters or fewer",
         }
     }
@@ -218,16 +238,26 @@ def my_stuff(
     session: SessionDep,
     settings: SettingsDep,
     who: SignedInParticipant,
-    done: str = "",
 ) -> HTMLResponse:
-    return _my_stuff_page(request, session, settings, _me(who), done)
+    return _my_stuff_page(request, session, settings, _me(who))
+
+
+WITHDRAWN = "Done. We have stopped. Thank you for telling us."
 
 
 def _my_stuff_page(
-    request: Request, session: Session, settings: Settings, me: Participant, done: str
+    request: Request,
+    session: Session,
+    settings: Settings,
+    me: Participant,
+    said: flash.Flash | None = None,
 ) -> HTMLResponse:
     assert me.id is not None
     sections = my_data.export(session, me.id)
+    places = signups.my_workshops(session, settings, me.id)
+    names = {place.workshop_id: place.title for place in places}
+    current = consent.current(session, me.id)
+    asked = {ConsentPurpose(c.purpose) for c in current}
     return render(
         request,
         "me/index.html",
@@ -235,12 +265,14 @@ def _my_stuff_page(
             "me": me,
             "words": words_for(me),
             "sections": [s for s in sections if s.table != "consent"],
-            "consents": consent.current(session, me.id),
+            "consents": current,
+            "not_asked": [p for p in consent.CHANGEABLE if p not in asked],
+            "places": places,
             "purpose_text": PURPOSE_TEXT,
             "field_text": FIELD_TEXT,
-            "show": lambda v: show(v, settings.timezone),
+            "show": lambda v, name="": show(v, settings.timezone, name, names),
             "needs_parent": consent.needs_parent_consent(settings, me.age_band),
-            "done": done[:20],
+            **({"flash": said} if said else {}),
             "ConsentState": ConsentState,
             "ConsentPurpose": ConsentPurpose,
         },
@@ -260,9 +292,41 @@ def get_own_consent(consent_id: int, session: SessionDep, who: SignedInParticipa
 OwnConsent = Annotated[Consent, Depends(get_own_consent)]
 
 
+@router.get("/me/consents/{consent_id}/withdraw", response_class=HTMLResponse)
+def withdraw_confirm(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    record: OwnConsent,
+    who: SignedInParticipant,
+) -> HTMLResponse:
+    """Are you sure? Stopping taking part also gives up places: say which, before it happens."""
+    purpose = ConsentPurpose(record.purpose)
+    if purpose == ConsentPurpose.PARENT_CONSENT:
+        raise HTTPException(status_code=404)
+    me = _me(who)
+    return render(
+        request,
+        "me/withdraw.html",
+        {
+            "record": record,
+            "purpose": purpose,
+            "title": PURPOSE_TEXT[purpose],
+            "words": words_for(me),
+            "places": [
+                place
+                for place in signups.my_workshops(session, settings, me.id or 0)
+                if place.active
+            ],
+            "ConsentPurpose": ConsentPurpose,
+        },
+    )
+
+
 @router.post("/me/consents/{consent_id}/withdraw", response_class=HTMLResponse)
 def withdraw(
     request: Request,
+    data: FormDataDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -272,6 +336,9 @@ def withdraw(
     purpose = ConsentPurpose(record.purpose)
     if purpose == ConsentPurpose.PARENT_CONSENT:
         raise HTTPException(status_code=404)
+    if purpose == ConsentPurpose.TAKE_PART and data.get("confirm") != "yes":
+        # It gives up places too: only from the page that says so.
+        return redirect(request, f"/me/consents/{record.id}/withdraw")
     consent.withdraw(session, _me(who), purpose, now)
     audit.record(
         session,
@@ -283,8 +350,9 @@ def withdraw(
     )
     if hx_target(request) == "consents-block":
         # HTMX: swap the list in place (the same block of the same page).
-        return _my_stuff_page(request, session, settings, _me(who), "withdrawn")
-    return redirect(request, "/me?done=withdrawn#consents")
+        said = flash.Flash(WITHDRAWN, near="consents")
+        return _my_stuff_page(request, session, settings, _me(who), said)
+    return flash.redirect(request, "/me#consents", WITHDRAWN, near="consents")
 
 
 Answer = Literal["yes", "no"]
@@ -354,7 +422,7 @@ def change_consents(
         elif answer == "no" and has:
             consent.withdraw(session, me, purpose, now)
             audit.record(session, who, "consent.withdrawn", purpose=purpose.value)
-    return redirect(request, "/me?done=consents#consents")
+    return flash.redirect(request, "/me#consents", "Your choices are saved.", near="consents")
 
 
 # Changing my details -------------------------------------------------------------------------
@@ -367,7 +435,7 @@ class DetailsForm(FormModel):
     display_name: str = Field(min_length=1, max_length=60)
     age_band: AgeChoice
     whose: Whose | None = None
-    contact_email: EmailStr | None = Field(default=None, max_length=254)
+    contact_email: EmailAddress | None = Field(default=None, max_length=254)
     role_words: str | None = Field(default=None, max_length=120)
 
     messages = {
@@ -381,7 +449,6 @@ class DetailsForm(FormModel):
         },
         "whose": {"invalid": "Choose whose email address it is"},
         "contact_email": {
-            "invalid": "Enter an email address like name@example.org",
             "too_long": "The email address must be 254 characters or fewer",
         },
         "role_words": {"too_long": "Words about you must be 120 characters or fewer"},
@@ -465,7 +532,7 @@ def change_details(
         role_words=form.data.role_words,
         now=now,
     )
-    return redirect(request, "/me?done=details")
+    return flash.redirect(request, "/me", "Your details are saved.")
 
 
 # Download and delete ------------------------------------------------------------------------
@@ -481,6 +548,10 @@ def my_data_page(
     download: str = "",
 ) -> HTMLResponse:
     me = _me(who)
+    names = {
+        place.workshop_id: place.title
+        for place in signups.my_workshops(session, settings, me.id or 0)
+    }
     response = render(
         request,
         "me/data.html",
@@ -489,7 +560,7 @@ def my_data_page(
             "words": words_for(me),
             "sections": my_data.export(session, me.id or 0),
             "field_text": FIELD_TEXT,
-            "show": lambda v: show(v, settings.timezone),
+            "show": lambda v, name="": show(v, settings.timezone, name, names),
             "made_at": now,
         },
     )

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from app import routing
 from app.deps import Anyone, FormDataDep, NowDep, SessionDep
 from app.htmx import redirect
-from app.services import consent
+from app.services import consent, signups
 from app.templating import render
 
 router = routing.router()
@@ -24,7 +24,16 @@ def ask(
         return render(request, "parent/link_expired.html", status_code=400)
     child, record = found
     return render(
-        request, "parent/consent.html", {"child": child, "record": record, "token": token[:100]}
+        request,
+        "parent/consent.html",
+        {
+            "child": child,
+            "record": record,
+            "token": token[:100],
+            # What they are asking to go to: when, where and what happens there.
+            "workshops": signups.workshops_of(session, child.id or 0),
+            "now": now,
+        },
     )
 
 
@@ -43,4 +52,6 @@ def answer(
 
 @router.get("/parent/consent/done", response_class=HTMLResponse)
 def done(request: Request, _: Anyone, answer: str = "") -> HTMLResponse:
-    return render(request, "parent/done.html", {"agreed": answer == "yes"})
+    # Only what the address says: without an answer, the page claims neither yes nor no.
+    said = answer if answer in ("yes", "no") else None
+    return render(request, "parent/done.html", {"said": said})

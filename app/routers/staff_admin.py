@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import EmailStr, Field, field_validator
+from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
 
-from app import routing
+from app import flash, routing
 from app.deps import FormDataDep, NowDep, SessionDep, SettingsDep, StaffManager
-from app.forms import FormModel, FormState, empty_form, parse_form
+from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
 from app.htmx import redirect
 from app.models import Programme, Role, StaffUser
 from app.services import staff
@@ -37,7 +37,7 @@ def _parse_grants(values: list[str], programme_ids: set[int]) -> set[staff.RoleG
 
 
 class InviteForm(FormModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailAddress = Field(max_length=254)
     display_name: str = Field(min_length=1, max_length=120)
     roles: list[str] = Field(min_length=1)
 
@@ -45,7 +45,6 @@ class InviteForm(FormModel):
     messages = {
         "email": {
             "missing": "Enter their work email address",
-            "invalid": "Enter an email address like name@example.org",
             "too_long": "The email address must be 254 characters or fewer",
         },
         "display_name": {
@@ -84,14 +83,13 @@ ROLE_OPTIONS = [(role.value, role.label) for role in Role]
 
 
 @router.get("/staff/people", response_class=HTMLResponse)
-def people(request: Request, session: SessionDep, _: StaffManager, done: str = "") -> HTMLResponse:
+def people(request: Request, session: SessionDep, _: StaffManager) -> HTMLResponse:
     return render(
         request,
         "staff/people.html",
         {
             "people": staff.everyone(session),
             "programmes": {p.id: p for p in _programmes(session)},
-            "done": done[:20],
             "is_erased": staff.is_erased,
         },
     )
@@ -127,7 +125,9 @@ def invite(
         roles=_parse_grants(form.data.roles, set()),
         now=now,
     )
-    return redirect(request, f"/staff/people/{member.id}?invited=1")
+    return flash.redirect(
+        request, f"/staff/people/{member.id}", f"Invitation sent to {member.email}."
+    )
 
 
 def _member_page(
@@ -149,9 +149,7 @@ def _member_page(
 
 
 @router.get("/staff/people/{staff_id}", response_class=HTMLResponse)
-def person(
-    request: Request, session: SessionDep, member: Member, invited: str = "", done: str = ""
-) -> HTMLResponse:
+def person(request: Request, session: SessionDep, member: Member) -> HTMLResponse:
     assert member.id is not None
     held = [_grant_value(role, pid) for role, pid in staff.grants(session, member.id)]
     return _member_page(
@@ -159,8 +157,6 @@ def person(
         session,
         member,
         empty_form(RolesForm, roles=held),
-        invited=invited == "1",
-        done=done[:20],
     )
 
 
@@ -182,7 +178,7 @@ def change_roles(
     if not form.ok:
         return _member_page(request, session, member, form)
     staff.set_roles(session, who, member, wanted)
-    return redirect(request, f"/staff/people/{member.id}?done=roles")
+    return flash.redirect(request, f"/staff/people/{member.id}", "Roles saved.")
 
 
 @router.post("/staff/people/{staff_id}/deactivate", response_class=HTMLResponse)
@@ -194,7 +190,11 @@ def deactivate(
         form.add_error("roles", "You cannot switch off your own account. Ask another admin.")
         return _member_page(request, session, member, form)
     staff.set_active(session, who, member, False)
-    return redirect(request, f"/staff/people/{member.id}?done=deactivated")
+    return flash.redirect(
+        request,
+        f"/staff/people/{member.id}",
+        "Account switched off. They have been signed out everywhere.",
+    )
 
 
 @router.post("/staff/people/{staff_id}/reactivate", response_class=HTMLResponse)
@@ -204,7 +204,7 @@ def reactivate(
     if staff.is_erased(member):
         return _erase_page(request, member, "erased")
     staff.set_active(session, who, member, True)
-    return redirect(request, f"/staff/people/{member.id}?done=reactivated")
+    return flash.redirect(request, f"/staff/people/{member.id}", "Account switched back on.")
 
 
 @router.post("/staff/people/{staff_id}/end-sessions", response_class=HTMLResponse)
@@ -214,7 +214,9 @@ def end_sessions(
     staff.end_sessions(session, who, member)
     if who.staff is not None and member.id == who.staff.id:
         return redirect(request, "/staff/sign-in")
-    return redirect(request, f"/staff/people/{member.id}?done=sessions")
+    return flash.redirect(
+        request, f"/staff/people/{member.id}", "They have been signed out everywhere."
+    )
 
 
 # Erasing a former member of staff: switched off first, never yourself, confirmed on a page.
@@ -237,4 +239,32 @@ def erase(request: Request, session: SessionDep, member: Member, who: StaffManag
         # Yourself, still switched on, or already removed (a second press, a replayed post).
         return _erase_page(request, member, why_not)
     staff.erase(session, who, member)
-    return redirect(request, "/staff/people?done=erased")
+    return flash.redirect(
+        request,
+        "/staff/people",
+        "Their details have been removed. The audit log no longer says who they were.",
+    )
+
+
+# The audit log: what staff (and the system) did, newest first, for admins everywhere.
+
+
+@router.get("/staff/audit", response_class=HTMLResponse)
+def audit_log(
+    request: Request, session: SessionDep, _: StaffManager, before: str = "", action: str = ""
+) -> HTMLResponse:
+    from app.services import audit
+
+    older_than = int(before) if before.isdigit() and len(before) < 12 else None
+    action = action.strip()[:80]
+    entries = audit.recent(session, before=older_than, action=action)
+    return render(
+        request,
+        "staff/audit.html",
+        {
+            "entries": entries,
+            "action": action,
+            "more": len(entries) == audit.PAGE_SIZE,
+            "older": entries[-1].id if entries else None,
+        },
+    )

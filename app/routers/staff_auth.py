@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from app import routing
 from app.deps import (
@@ -20,8 +20,9 @@ from app.deps import (
     SettingsDep,
     sign_in_browser,
     sign_out_browser,
+    staff_session_limit,
 )
-from app.forms import FormModel, FormState, empty_form, parse_form
+from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
 from app.htmx import redirect
 from app.ratelimit import client_key, email_key
 from app.redirects import safe_next, with_next
@@ -33,12 +34,11 @@ router = routing.router()
 
 
 class SignInForm(FormModel):
-    email: EmailStr = Field(max_length=254)
+    email: EmailAddress = Field(max_length=254)
 
     messages = {
         "email": {
             "missing": "Enter your work email address",
-            "invalid": "Enter an email address like name@example.org",
             "too_long": "Your email address must be 254 characters or fewer",
         }
     }
@@ -102,7 +102,13 @@ def oidc_callback(
         audit.record(session, None, "staff.sign_in_failed", method="oidc", reason=failure.reason)
         return _forget_login(render(request, "staff/oidc_failed.html", status_code=400))
     email = claims.get("email")
-    member = staff.sign_in_by_email_claim(session, email if isinstance(email, str) else None, now)
+    subject = claims.get("sub")
+    member = staff.sign_in_by_email_claim(
+        session,
+        email if isinstance(email, str) else None,
+        now,
+        subject if isinstance(subject, str) else None,
+    )
     if member is None:
         return _forget_login(render(request, "staff/oidc_unknown.html", status_code=403))
     sign_in_browser(request, session, now, staff=member)
@@ -214,10 +220,11 @@ def extend_session(
     """ "Stay signed in": the warning dialog posts here (any request would do the same)."""
     assert who.web_session is not None
     lifetime = timedelta(minutes=settings.staff_idle_minutes)
-    identity.touch(session, who.web_session.id, now, lifetime)
-    expires_at = now + lifetime
+    # Never past the session's absolute end (HEARD_STAFF_SESSION_HOURS).
+    expires_at = identity.touch(
+        session, who.web_session.id, now, lifetime, staff_session_limit(settings)
+    ) or (now + lifetime)
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(
-            {"expires_at": expires_at.isoformat(), "seconds_left": int(lifetime.total_seconds())}
-        )
+        seconds_left = max(int((expires_at - now).total_seconds()), 0)
+        return JSONResponse({"expires_at": expires_at.isoformat(), "seconds_left": seconds_left})
     return redirect(request, "/staff")

@@ -27,12 +27,15 @@ from app.models import Participant, SignUp, SignUpStatus, StaffUser, Workshop
 from app.models.participants import AGE_BAND_LABELS, AgeBand
 from app.models.workshops import AUDIENCES
 from app.ratelimit import client_key
+from app.routers import family_sign_ups
 from app.security import browser_token
-from app.services import consent, rooms, signups
+from app.services import consent, family_signups, rooms, signups
 from app.services import workshops as workshop_service
 from app.templating import render
 
 router = routing.router()
+# A parent or carer signing up their child is part of signing up (its own module).
+router.include_router(family_sign_ups.router)
 
 
 def public_workshop(slug: str, session: SessionDep) -> Workshop:
@@ -83,6 +86,7 @@ async def workshop_page(request: Request, slug: str, page: PageDep, _: Anyone) -
 # --- signing up ------------------------------------------------------------------------
 
 STEP_NAMES = [*signups.STEP_ORDER, "check"]
+NOT_FOR_YOU = "not-for-you"
 
 
 def _draft_key(request: Request, settings: Any) -> str:
@@ -99,10 +103,11 @@ def _step_page(
     change: bool,
     *,
     status_code: int = 200,
+    nudge: bool = False,
 ) -> HTMLResponse:
     band = answers.get("age_band")
     needs_parent = bool(band) and consent.needs_parent_consent(settings, AgeBand(str(band)))
-    back = signups.previous_step(step)
+    back = signups.previous_step(step, workshop, answers)
     return render(
         request,
         "workshops/step.html",
@@ -111,6 +116,7 @@ def _step_page(
             "step": step,
             "form": form,
             "change": change,
+            "nudge": nudge,
             "needs_parent": needs_parent,
             "back_url": f"/workshops/{workshop.slug}/sign-up/check"
             if change
@@ -138,6 +144,12 @@ def start_sign_up(workshop: PublicWorkshop, _: Anyone) -> Response:
     return RedirectResponse(f"/workshops/{workshop.slug}/sign-up/name", status_code=303)
 
 
+@router.get("/workshops/{slug}/sign-up/sent", response_class=HTMLResponse)
+def sign_up_sent(request: Request, workshop: PublicWorkshop, _: Anyone) -> HTMLResponse:
+    """After "Sign up", whatever happened: see `_submit`."""
+    return render(request, "workshops/sent.html", {"workshop": workshop})
+
+
 @router.get("/workshops/{slug}/sign-up/{step}", response_class=HTMLResponse)
 def sign_up_step(
     request: Request,
@@ -149,14 +161,22 @@ def sign_up_step(
     _: Anyone,
     change: str = "",
 ) -> Response:
-    if step not in STEP_NAMES:
+    if step not in STEP_NAMES and step != NOT_FOR_YOU:
         raise HTTPException(status_code=404)
     if _closed(workshop, session, now):
         return RedirectResponse(f"/workshops/{workshop.slug}", status_code=303)
     assert workshop.id is not None
     answers = signups.load_answers(session, _draft_key(request, settings), workshop.id)
+    if step == NOT_FOR_YOU:
+        return _not_for_you(request, workshop, answers, session, now)
+    if step not in [*signups.steps_for(workshop, answers), "check"]:
+        raise HTTPException(status_code=404)  # a question this workshop doesn't ask
     if step == "check":
-        missing = signups.first_unanswered(settings, answers)
+        if not _welcomes(workshop, answers):
+            return RedirectResponse(
+                f"/workshops/{workshop.slug}/sign-up/{NOT_FOR_YOU}", status_code=303
+            )
+        missing = signups.first_unanswered(settings, answers, workshop)
         if missing:
             return RedirectResponse(
                 f"/workshops/{workshop.slug}/sign-up/{missing}", status_code=303
@@ -185,21 +205,61 @@ def answer_step(
     answers = signups.load_answers(session, key, workshop.id)
     if step == "check":
         return _submit(request, workshop, answers, key, session, settings, now, who)
+    if step not in [*signups.steps_for(workshop, answers), "check"]:
+        raise HTTPException(status_code=404)
     state = signups.check_step(settings, step, data, answers)
     participant_id = who.participant.id if who.participant else None
     # Keep what they typed even when it needs fixing, or sign-up has just closed: nothing
     # is ever lost (the workshop page then says why they can't go on).
-    signups.save_answers(session, key, workshop.id, state.values, now, participant_id)
+    keep = signups.keepable(step, state)
+    signups.save_answers(session, key, workshop.id, keep, now, participant_id)
     if _closed(workshop, session, now):
         return redirect(request, f"/workshops/{workshop.slug}")
     if not state.ok:
         return _step_page(request, workshop, step, state, answers, settings, bool(change))
+    if _nudge_name(step, state.values, data):
+        # It looks like a full name: say why a first name is safer, once. Keeping it is fine.
+        return _step_page(
+            request, workshop, step, state, answers, settings, bool(change), nudge=True
+        )
     answers.update(state.values)
-    if change and signups.first_unanswered(settings, answers) is None:
+    if step == "age" and not _welcomes(workshop, answers):
+        return redirect(request, f"/workshops/{workshop.slug}/sign-up/{NOT_FOR_YOU}")
+    if change and signups.first_unanswered(settings, answers, workshop) is None:
         return redirect(request, f"/workshops/{workshop.slug}/sign-up/check")
-    following = signups.next_step(step)
+    following = signups.next_step(step, workshop, answers)
     suffix = "?change=1" if change and following != "check" else ""
     return redirect(request, f"/workshops/{workshop.slug}/sign-up/{following}{suffix}")
+
+
+def _welcomes(workshop: Workshop, answers: dict[str, Any]) -> bool:
+    band = answers.get("age_band")
+    return not band or workshop.welcomes(str(band))
+
+
+def _nudge_name(step: str, values: dict[str, Any], data: Any) -> bool:
+    """A name that looks like a full name, not yet nudged about (the second press keeps it)."""
+    name = str(values.get("display_name") or "")
+    return step == "name" and signups.looks_like_full_name(name) and data.get("nudged") != name
+
+
+def _not_for_you(
+    request: Request, workshop: Workshop, answers: dict[str, Any], session: Any, now: Any
+) -> Response:
+    """Someone outside the workshop's audience: kindly, and the workshops that are for them."""
+    band = str(answers.get("age_band") or "")
+    if band not in {b.value for b in AgeBand} or workshop.welcomes(band):
+        return RedirectResponse(f"/workshops/{workshop.slug}/sign-up/age", status_code=303)
+    return render(
+        request,
+        "workshops/not_for_you.html",
+        {
+            "workshop": workshop,
+            "age_label": AgeBand(band).label,
+            "cards": workshop_service.for_age(session, now, band),
+            "adult": band in ("18_25", "26_plus"),
+        },
+    )
 
 
 def _check_page(
@@ -217,6 +277,8 @@ def _check_page(
         {
             "workshop": workshop,
             "answers": answers,
+            "steps": signups.steps_for(workshop, answers),
+            "back_step": signups.previous_step("check", workshop, answers),
             "age_label": AGE_BAND_LABELS[band],
             "needs_parent": consent.needs_parent_consent(settings, band),
             "problem": problem,
@@ -235,23 +297,16 @@ def _submit(
     who: Any,
 ) -> Response:
     assert workshop.id is not None
-    missing = signups.first_unanswered(settings, answers)
+    if not _welcomes(workshop, answers):
+        return redirect(request, f"/workshops/{workshop.slug}/sign-up/{NOT_FOR_YOU}")
+    missing = signups.first_unanswered(settings, answers, workshop)
     if missing:
         return redirect(request, f"/workshops/{workshop.slug}/sign-up/{missing}")
     request.app.state.rate_limits.check(settings.form_rate_per_ip, "sign-up", client_key(request))
     outcome = signups.sign_up(
         session, settings, workshop.id, answers, now, participant=who.participant, draft_key=key
     )
-    if outcome.result == "already":
-        return _check_page(
-            request,
-            workshop,
-            answers,
-            settings,
-            problem="You are already signed up for this workshop with this email address. "
-            "We have emailed you the link to your place again.",
-        )
-    if outcome.result == "unavailable" or outcome.manage_token is None:
+    if outcome.result == "unavailable":
         return _check_page(
             request,
             workshop,
@@ -260,16 +315,24 @@ def _submit(
             problem="Sorry, you can't sign up for this workshop any more. "
             "Your answers are still here. Look at other workshops or contact us.",
         )
-    return redirect(request, f"/sign-ups/{outcome.manage_token}?new=1")
+    # A new place, a place on the waiting list, or an address that already has one: the
+    # same page, so nobody can find out whether an address goes to a workshop. The email
+    # (to the address's owner) says which it was.
+    return redirect(request, f"/workshops/{workshop.slug}/sign-up/sent")
 
 
 # --- your place ------------------------------------------------------------------------
 
 
+# The 404 page's words for a link of someone who asked to be deleted.
+ACCOUNT_DELETED = "account_deleted"
+
+
 def _own_sign_up(token: str, session: SessionDep) -> SignUp:
     row = signups.by_manage_token(session, token)
     if row is None:
-        raise HTTPException(status_code=404)
+        deleted = signups.link_of_erased_account(session, token)
+        raise HTTPException(status_code=404, detail=ACCOUNT_DELETED if deleted else None)
     return row
 
 
@@ -285,7 +348,6 @@ def your_place(
     settings: SettingsDep,
     now: NowDep,
     _: Anyone,
-    new: str = "",
 ) -> HTMLResponse:
     workshop = session.get(Workshop, sign_up.workshop_id)
     assert workshop is not None
@@ -296,12 +358,17 @@ def your_place(
             "workshop": workshop,
             "sign_up": sign_up,
             "token": token,
-            "new": bool(new),
             "confirmed": sign_up.status == SignUpStatus.CONFIRMED,
             "waiting": sign_up.status == SignUpStatus.WAITING,
             "parent_status": consent.parent_consent_status(session, sign_up.participant_id),
             "waits_for_parent": signups.waits_for_parent(session, settings, sign_up),
             "join_open": rooms.join_open(settings, workshop, sign_up, now),
+            "position": signups.waiting_position(session, sign_up),
+            "waiting_words": signups.waiting_words(signups.waiting_position(session, sign_up)),
+            "in_person": signups.comes_in_person(workshop, sign_up),
+            "online": signups.comes_online(workshop, sign_up),
+            "family": family_signups.family_of(session, settings, sign_up),
+            "now": now,
         },
     )
 
@@ -367,10 +434,18 @@ def _waiting_page(
 
 @router.get("/sign-ups/{token}/calendar.ics")
 def calendar_file(
-    sign_up: OwnSignUp, session: SessionDep, settings: SettingsDep, now: NowDep, _: Anyone
+    token: str,
+    sign_up: OwnSignUp,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _: Anyone,
 ) -> Response:
     workshop = session.get(Workshop, sign_up.workshop_id)
     assert workshop is not None
+    if sign_up.status == SignUpStatus.WAITING:
+        # No calendar file until the place is theirs.
+        return RedirectResponse(f"/sign-ups/{token}", status_code=303)
     return Response(
         signups.ics_for(settings, workshop, sign_up, now),
         media_type="text/calendar; charset=utf-8",
@@ -440,6 +515,8 @@ async def room(request: Request, slug: str, page: PageDep, who: SignedInParticip
         {
             "workshop": workshop,
             "facilitators": facilitators,
+            "first_names": [rooms.first_name(person.display_name) for person in facilitators],
+            "now": page.now,
             "house_rules": rooms.HOUSE_RULES,
             "empty": empty_form,
             "state": state,

@@ -44,3 +44,21 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+PAGE_SIZE = 50
+
+
+def recent(
+    session: Session, *, before: int | None = None, action: str = "", limit: int = PAGE_SIZE
+) -> list[AuditEntry]:
+    """The newest entries first (older ones: `before` the last id shown), optionally only the
+    actions that start with `action` (e.g. "workshop.")."""
+    from sqlmodel import col, select
+
+    query = select(AuditEntry)
+    if before is not None:
+        query = query.where(col(AuditEntry.id) < before)
+    if action:
+        query = query.where(col(AuditEntry.action).startswith(action[:80], autoescape=True))
+    return list(session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit)).all())

@@ -7,8 +7,9 @@ the options, and whether it may be left out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator
 
@@ -105,22 +106,43 @@ class SaveLinkForm(FormModel):
 # --- a question's words and options ---------------------------------------------------------
 
 
-def step_name(question: Question) -> str:
+class Asked(Protocol):
+    """What these rules read of a question: a call's Question, or a round's RoundQuestion."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def hint(self) -> str | None: ...
+    @property
+    def kind(self) -> QuestionKind: ...
+    @property
+    def options(self) -> list[str]: ...
+    @property
+    def young_text(self) -> str | None: ...
+    @property
+    def young_hint(self) -> str | None: ...
+    @property
+    def max_chars(self) -> int | None: ...
+
+
+def step_name(question: Asked) -> str:
     return f"q{question.number}"
 
 
-def wording(question: Question, young: bool) -> tuple[str, str | None]:
+def wording(question: Asked, young: bool) -> tuple[str, str | None]:
     """The question and its hint, in the young person's version when asked for and written."""
     if young and question.young_text:
         return question.young_text, question.young_hint or question.hint
     return question.text, question.hint
 
 
-def has_young_version(questions: list[Question]) -> bool:
+def has_young_version(questions: Sequence[Asked]) -> bool:
     return any(q.young_text for q in questions)
 
 
-def limit(question: Question) -> int | None:
+def limit(question: Asked) -> int | None:
     if question.kind == QuestionKind.SHORT_TEXT:
         return SHORT_TEXT_MAX
     if question.kind == QuestionKind.LONG_TEXT:
@@ -128,7 +150,7 @@ def limit(question: Question) -> int | None:
     return None
 
 
-def options(question: Question) -> list[tuple[str, str]]:
+def options(question: Asked) -> list[tuple[str, str]]:
     """(value, label) for each choice the question offers."""
     if question.kind == QuestionKind.YES_NO:
         return list(YES_NO)
@@ -145,7 +167,7 @@ def options(question: Question) -> list[tuple[str, str]]:
     return []
 
 
-def answer_words(question: Question, saved: dict[str, Any] | None) -> str:
+def answer_words(question: Asked, saved: dict[str, Any] | None) -> str:
     """An answer as people read it back ("" when left out)."""
     value = (saved or {}).get("answer")
     labels = dict(options(question))
@@ -156,7 +178,7 @@ def answer_words(question: Question, saved: dict[str, Any] | None) -> str:
     return labels.get(str(value), str(value))
 
 
-def answer_choices(question: Question, saved: dict[str, Any] | None) -> list[str]:
+def answer_choices(question: Asked, saved: dict[str, Any] | None) -> list[str]:
     if question.kind in (QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT):
         return []
     value = (saved or {}).get("answer")
@@ -168,7 +190,7 @@ def answer_choices(question: Question, saved: dict[str, Any] | None) -> list[str
 # --- the rules ------------------------------------------------------------------------------
 
 
-def question_rule(question: Question, may_skip: bool) -> Validator:
+def question_rule(question: Asked, may_skip: bool) -> Validator:
     kind = QuestionKind(question.kind)
 
     def check(state: FormState[Any], _: Answers) -> None:
@@ -225,19 +247,18 @@ class QuestionStep:
     question: Question | None
 
 
+def question_step(question: Asked, may_skip: bool) -> Step:
+    """A question's page in a journey (calls and rounds alike)."""
+    return Step(
+        name=step_name(question),
+        form=FORMS[QuestionKind(question.kind)],
+        title=question.text,
+        validate=question_rule(question, may_skip),
+    )
+
+
 def steps_for(call: Call, questions: list[Question]) -> list[QuestionStep]:
-    found = [
-        QuestionStep(
-            Step(
-                name=step_name(q),
-                form=FORMS[QuestionKind(q.kind)],
-                title=q.text,
-                validate=question_rule(q, call.allow_skip),
-            ),
-            q,
-        )
-        for q in questions
-    ]
+    found = [QuestionStep(question_step(q, call.allow_skip), q) for q in questions]
     about = Step(
         name=ABOUT_YOU,
         form=AboutYouForm,

@@ -277,10 +277,14 @@ def by_question(db: Session, call: Call, question: Question, limit: int = 200) -
 # --- CSV -----------------------------------------------------------------------------------------
 
 
-def _cell(value: object) -> str:
-    """Spreadsheets run cells that start with = + - @ (or a tab or return): make them text."""
+def csv_cell(value: object) -> str:
+    """Spreadsheets run cells that start with = + - @ (or a tab or return): make them text.
+    Every CSV export uses it (calls, rounds)."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+_cell = csv_cell
 
 
 def responses_csv(db: Session, call: Call, actor: Identity, *, personal: bool) -> str:

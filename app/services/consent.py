@@ -50,6 +50,8 @@ def give(
     given_by: str = "self",
     state: ConsentState = ConsentState.GIVEN,
     parent_email: str | None = None,
+    given_how: str | None = None,
+    recorded_by_staff_id: int | None = None,
 ) -> Consent:
     """Record a consent (a new row each time: the history is the record)."""
     assert participant.id is not None
@@ -60,6 +62,8 @@ def give(
         version=version,
         state=state,
         given_by=given_by,
+        given_how=given_how,
+        recorded_by_staff_id=recorded_by_staff_id,
         parent_email=parent_email,
         created_at=now,
         given_at=now if state == ConsentState.GIVEN else None,
@@ -283,6 +287,7 @@ def answer_parent_request(
         return None
     if agree:
         record.state, record.given_at = ConsentState.GIVEN, now
+        record.given_how = "email_link"
         session.add(record)
         session.flush()
     else:
@@ -297,6 +302,58 @@ def answer_parent_request(
         record_id=record.id,
         participant_id=row.participant_id,
         agreed=agree,
+    )
+    return record
+
+
+# How a parent or carer's yes reached us, in words (staff record the last two).
+GIVEN_HOW = {
+    "email_link": "By the link we emailed",
+    "sign_up": "While signing their child up",
+    "in_person": "In person, recorded by staff",
+    "on_paper": "On paper, recorded by staff",
+}
+
+
+def record_parent_yes(
+    session: Session,
+    participant: Participant,
+    *,
+    how: str,
+    context: str,
+    now: datetime,
+    actor: identity.Identity,
+) -> Consent:
+    """A parent or carer said yes in person or on paper, and staff record it: who recorded
+    it, when and how are kept with the consent (and in the audit log)."""
+    assert how in ("in_person", "on_paper") and participant.id is not None
+    staff_id = actor.staff.id if actor.staff is not None else None
+    record = latest(session, participant.id, ConsentPurpose.PARENT_CONSENT)
+    if record is not None and record.state == ConsentState.WAITING:
+        record.state, record.given_at = ConsentState.GIVEN, now
+        record.given_how, record.recorded_by_staff_id = how, staff_id
+        session.add(record)
+        session.flush()
+    else:
+        record = give(
+            session,
+            participant,
+            ConsentPurpose.PARENT_CONSENT,
+            wording=PARENT_WORDING.format(name=participant.display_name, context=context),
+            version=PARENT_VERSION,
+            now=now,
+            given_by="parent",
+            given_how=how,
+            recorded_by_staff_id=staff_id,
+        )
+    audit.record(
+        session,
+        actor,
+        "consent.parent_yes_recorded",
+        record_type="consent",
+        record_id=record.id,
+        participant_id=participant.id,
+        how=how,
     )
     return record
 

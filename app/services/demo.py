@@ -24,6 +24,7 @@ from app.models import (
     WorkshopMode,
     WorkshopStatus,
 )
+from app.services import rounds_demo
 from app.services import staff as staff_service
 
 PROGRAMME_SLUG = "care-review"
@@ -34,6 +35,8 @@ def load(session: Session, now: datetime) -> Programme:
     programme = session.exec(select(Programme).where(Programme.slug == PROGRAMME_SLUG)).first()
     if programme is not None:
         _keep_drop_in_joinable(session, now)
+        _draft_update(session, programme, now)
+        rounds_demo.load(session, now)
         return programme
     programme = Programme(
         slug=PROGRAMME_SLUG,
@@ -134,9 +137,37 @@ def load(session: Session, now: datetime) -> Programme:
         )
     )
     _more_workshops(session, pid, now)
+    _draft_update(session, programme, now)
     staff_service.create_or_update(session, DEMO_ADMIN, [Role.ADMIN], display_name="Demo admin")
     session.flush()
+    rounds_demo.load(session, now)
     return programme
+
+
+DRAFT_YOU_SAID = "Many of you said meetings about you happen when you are at school."
+
+
+def _draft_update(session: Session, programme: Programme, now: datetime) -> None:
+    """A "you said, we did" draft for staff to publish and send (/staff/programmes). Added
+    once ever (found by its words), so running the demo again adds nothing, even after staff
+    published it."""
+    there = session.exec(
+        select(ProgrammeUpdate.id).where(
+            ProgrammeUpdate.programme_id == programme.id,
+            ProgrammeUpdate.you_said == DRAFT_YOU_SAID,
+        )
+    ).first()
+    if there is not None or programme.id is None:
+        return
+    session.add(
+        ProgrammeUpdate(
+            programme_id=programme.id,
+            you_said=DRAFT_YOU_SAID,
+            we_did="We are asking councils to hold them after school, or to ask you first.",
+            created_at=now,
+        )
+    )
+    session.flush()
 
 
 def _call_questions(session: Session, call_id: int) -> None:

@@ -97,13 +97,19 @@ def known_signed_out(token: str) -> bool:
     return token_hash(token) in SIGNED_OUT
 
 
-def load_identity(session: Session, token: str, now: datetime) -> Identity:
+def load_identity(
+    session: Session, token: str, now: datetime, staff_for: timedelta | None = None
+) -> Identity:
+    """Who this browser is. `staff_for`: a staff session's absolute lifetime (however
+    active, it ends this long after signing in)."""
     hashed = token_hash(token)
     web_session = session.get(WebSession, hashed)
     if web_session is None:
         SIGNED_OUT.add(hashed)
         return Identity()
-    if web_session.expires_at <= now:
+    if not _still_on(
+        web_session.staff_id, web_session.created_at, web_session.expires_at, now, staff_for
+    ):
         return Identity()
     identity = Identity(
         web_session=web_session,
@@ -157,8 +163,22 @@ class IdentitySnapshot:
             seconds_left=int((web_session.expires_at - now).total_seconds()),
         )
 
-    def touched(self, now: datetime, lifetime: timedelta) -> IdentitySnapshot:
-        web_session = {**self.web_session, "last_seen_at": now, "expires_at": now + lifetime}
+    def still_on(self, now: datetime, staff_for: timedelta | None) -> bool:
+        """Not ended by idling, nor (for staff) by its absolute lifetime: checked on every
+        request served from the read cache, as on every one that reads the database."""
+        values = self.web_session
+        return _still_on(
+            values["staff_id"], values["created_at"], values["expires_at"], now, staff_for
+        )
+
+    def touched(
+        self, now: datetime, lifetime: timedelta, staff_for: timedelta | None = None
+    ) -> IdentitySnapshot:
+        values = self.web_session
+        expires_at = session_expiry(
+            values["staff_id"], values["created_at"], now, lifetime, staff_for
+        )
+        web_session = {**values, "last_seen_at": now, "expires_at": expires_at}
         participant = self.participant
         if participant is not None:
             participant = {**participant, "last_active_at": now}
@@ -178,22 +198,60 @@ def _detached(model: type[T], values: dict[str, Any]) -> T:
     return row
 
 
+def _still_on(
+    staff_id: int | None,
+    created_at: datetime,
+    expires_at: datetime,
+    now: datetime,
+    staff_for: timedelta | None,
+) -> bool:
+    if expires_at <= now:
+        return False
+    return staff_id is None or staff_for is None or created_at + staff_for > now
+
+
+def session_expiry(
+    staff_id: int | None,
+    created_at: datetime,
+    now: datetime,
+    lifetime: timedelta,
+    staff_for: timedelta | None,
+) -> datetime:
+    """When a session touched now ends: idle `lifetime` from now, and for staff never after
+    its absolute end (so the timeout warning counts down to whichever comes first)."""
+    ends = now + lifetime
+    if staff_id is not None and staff_for is not None:
+        ends = min(ends, created_at + staff_for)
+    return ends
+
+
 def needs_touch(last_seen_at: datetime, now: datetime) -> bool:
     return now - last_seen_at >= TOUCH_EVERY
 
 
-def touch(session: Session, session_id: str, now: datetime, lifetime: timedelta) -> None:
+def touch(
+    session: Session,
+    session_id: str,
+    now: datetime,
+    lifetime: timedelta,
+    staff_for: timedelta | None = None,
+) -> datetime | None:
+    """Keep a session going: returns when it now ends (None: there is no such session)."""
     web_session = session.get(WebSession, session_id)
-    if web_session is not None:
-        web_session.last_seen_at = now
-        web_session.expires_at = now + lifetime
-        session.add(web_session)
-        if web_session.participant_id is not None:
-            # Activity keeps a participant's data from the inactivity retention rule.
-            participant = session.get(Participant, web_session.participant_id)
-            if participant is not None:
-                participant.last_active_at = now
-                session.add(participant)
+    if web_session is None:
+        return None
+    web_session.last_seen_at = now
+    web_session.expires_at = session_expiry(
+        web_session.staff_id, web_session.created_at, now, lifetime, staff_for
+    )
+    session.add(web_session)
+    if web_session.participant_id is not None:
+        # Activity keeps a participant's data from the inactivity retention rule.
+        participant = session.get(Participant, web_session.participant_id)
+        if participant is not None:
+            participant.last_active_at = now
+            session.add(participant)
+    return web_session.expires_at
 
 
 def start_session(

@@ -27,7 +27,12 @@ REGISTERED: list[tuple[str, JobFn]] = []
 
 # The modules whose jobs run every minute. Adding a job is a line here and a
 # `@jobs.register` beside its rule, so the list of what runs is in one place.
-JOB_MODULES = ("app.services.signups", "app.services.retention")
+JOB_MODULES = (
+    "app.services.signups",
+    "app.services.retention",
+    "app.services.safeguarding",
+    "app.services.subscriptions",
+)
 
 
 def register(name: str) -> Callable[[JobFn], JobFn]:

@@ -3,7 +3,8 @@
 The pending login (state, nonce, PKCE verifier) lives in a short-lived cookie signed with the
 secret key and bound to this browser's session cookie, so a login started in one browser
 can't be finished in another. The ID token's signature, issuer, audience, expiry and nonce
-are all checked; the `email` claim must belong to an invited, active staff account.
+are all checked; the `email` claim must be verified by the provider and belong to an invited,
+active staff account, and the provider's `sub` is bound to that account at its first sign-in.
 """
 
 from __future__ import annotations
@@ -168,15 +169,24 @@ def finish(settings: Settings, pending: Pending, params: dict[str, str]) -> dict
             _discovery.pop((settings.oidc_issuer or "").rstrip("/"), None)
             _, jwks = provider(settings)
             claims = _verify_id_token(settings, token.get("id_token"), jwks, pending.nonce)
-        if "email" not in claims and config.get("userinfo_endpoint"):
+        missing = "email" not in claims or "email_verified" not in claims
+        if missing and config.get("userinfo_endpoint"):
             response = client.get(config["userinfo_endpoint"])
             if response.status_code == 200:
                 info = response.json()
                 if info.get("sub") == claims.get("sub"):
                     claims.update({k: v for k, v in info.items() if k.startswith("email")})
-    if claims.get("email_verified") is False:
+    # Only an address the provider has checked belongs to the person: anyone can type an
+    # admin's address into an account of their own at some providers.
+    if not email_verified(claims):
         raise SignInFailed("email not verified")
     return claims
+
+
+def email_verified(claims: dict[str, Any]) -> bool:
+    """`email_verified: true` (some providers send the string "true")."""
+    value = claims.get("email_verified")
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _verify_id_token(

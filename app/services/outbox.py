@@ -32,6 +32,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import aiosmtplib
+from limits import RateLimitItem, parse
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
@@ -50,6 +52,38 @@ CLAIM_LEASE = timedelta(minutes=15)
 assert BATCH_SIZE * SEND_DEADLINE < CLAIM_LEASE
 
 OpenSession = Callable[[bool], Session]
+
+# Emails to one mailbox across every flow (HEARD_MAIL_RATE_PER_RECIPIENT), so nobody can fill
+# someone's inbox by signing them up again and again. Counted in the outbox itself, so every
+# web process, the worker and cron count together. Set from the settings at start-up.
+_per_recipient: RateLimitItem = parse(Settings.model_fields["mail_rate_per_recipient"].default)
+
+
+def limit_per_recipient(rate: str) -> None:
+    """Use this limit (from HEARD_MAIL_RATE_PER_RECIPIENT) for every email queued from now."""
+    global _per_recipient
+    _per_recipient = parse(rate)
+
+
+def recipient_key(address: str) -> str:
+    """One key per mailbox: case, a +tag and Gmail's dots don't make another one. A hash, so
+    counting never needs the address itself."""
+    local, _, domain = one_line(address).strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in {"gmail.com", "googlemail.com"}:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return hashlib.sha256(f"{local}@{domain}".encode()).hexdigest()
+
+
+def _over_limit(session: Session, key: str, now: datetime) -> bool:
+    since = now - timedelta(seconds=_per_recipient.get_expiry())
+    sent = session.exec(
+        select(func.count())
+        .select_from(OutboxEmail)
+        .where(OutboxEmail.recipient_key == key, col(OutboxEmail.created_at) > since)
+    ).one()
+    return int(sent) >= _per_recipient.amount
+
 
 # Bidirectional-text controls: invisible, and able to make a name or subject read backwards.
 _BIDI_CONTROLS = frozenset(
@@ -78,6 +112,18 @@ def storable(text: str) -> str:
     """Text every database can store and every mail can encode: no NUL (PostgreSQL refuses
     it, and the whole request that queued the email would fail), no lone surrogate."""
     return _SURROGATES.sub("\ufffd", text.replace("\x00", ""))
+
+
+# The only extra headers a flow may add: never From, To, Bcc or anything that routes mail.
+EXTRA_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post"})
+
+
+def _extra_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Allowed names only, each value made one line (no injected header) and kept short."""
+    unknown = set(headers) - EXTRA_HEADERS
+    if unknown:
+        raise ValueError(f"headers not allowed in the outbox: {sorted(unknown)}")
+    return {name: one_line(value)[:900] for name, value in headers.items()}
 
 
 class Unsendable(Exception):
@@ -114,19 +160,37 @@ def queue(
     attachments: tuple[Attachment, ...] = (),
     dedupe_key: str | None = None,
     participant_id: int | None = None,
+    limited: bool = True,
+    headers: dict[str, str] | None = None,
 ) -> OutboxEmail | None:
     """Add an email to the outbox. With a dedupe_key, the same email is only ever queued once.
 
-    Returns None when a row with that key already exists.
+    Returns None when a row with that key already exists, or when the recipient has had
+    their share of email lately (the caller's page should look the same either way).
+    `limited=False` only for the organisation's own inbox. `headers`: extra headers, only
+    those in EXTRA_HEADERS (List-Unsubscribe and List-Unsubscribe-Post).
     """
+    extra = _extra_headers(headers or {})
     if dedupe_key is not None:
         existing = session.exec(
             select(OutboxEmail.id).where(OutboxEmail.dedupe_key == dedupe_key)
         ).first()
         if existing is not None:
             return None
+    key = recipient_key(to)
+    if limited and _over_limit(session, key, now):
+        log.warning(
+            "email not queued: its recipient has had enough email lately",
+            extra={
+                "event": "outbox.recipient_limit",
+                "record_type": "recipient",
+                "record_id": key[:12],
+            },
+        )
+        return None
     email = OutboxEmail(
         to_address=one_line(to)[:254],
+        recipient_key=key,
         subject=one_line(subject)[:200],
         body_text=storable(body),
         attachments=[
@@ -137,6 +201,7 @@ def queue(
             }
             for a in attachments
         ],
+        headers=extra,
         dedupe_key=dedupe_key,
         participant_id=participant_id,
         created_at=now,
@@ -197,6 +262,10 @@ def build_message(settings: Settings, email: OutboxEmail) -> EmailMessage:
     message["Message-ID"] = message_id(settings, email.id, sender.rpartition("@")[2])
     # When it was queued, not built: a resend is the same message, byte for byte.
     message["Date"] = format_datetime(email.created_at)
+    for name, value in (email.headers or {}).items():
+        # Checked again here, like every header: a row written some other way gets no say.
+        if name in EXTRA_HEADERS:
+            message[name] = one_line(value)
     message.set_content(email.body_text)
     for attachment in email.attachments:
         maintype, _, subtype = one_line(attachment["content_type"]).partition("/")

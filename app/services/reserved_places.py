@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from sqlmodel import Session, select
 
 from app.config import Settings
-from app.forms import FormModel, FormState
+from app.forms import EmailAddress, FormModel, FormState
 from app.models import AgeBand, ConsentPurpose, SignUp, SignUpStatus, Workshop, WorkshopStatus
 from app.models.workshops import ACTIVE_SIGN_UP
 from app.services import audit, consent, participants, signups
@@ -33,8 +33,9 @@ class ReservedPlaceForm(FormModel):
     display_name: str = Field(max_length=60)
     age_band: Literal["under_13", "13_15", "16_17", "18_25", "26_plus"]
     whose: Literal["mine", "parent"]
-    email: str = Field(max_length=254)
+    email: EmailAddress = Field(max_length=254)
     access_needs: str | None = Field(default=None, max_length=TEXT_MAX)
+    reason: str | None = Field(default=None, max_length=TEXT_MAX)
     agreed: list[str] = []
     multi = ("agreed",)
     messages = {
@@ -49,10 +50,10 @@ class ReservedPlaceForm(FormModel):
         },
         "email": {
             "missing": "Enter an email address. We send the confirmation to it",
-            "invalid": "Enter an email address like name@example.com",
             "too_long": "The email address must be 254 characters or fewer",
         },
         "access_needs": {"too_long": f"This must be {TEXT_MAX:,} characters or fewer"},
+        "reason": {"too_long": f"The reason must be {TEXT_MAX:,} characters or fewer"},
     }
 
     @field_validator("display_name")
@@ -62,11 +63,6 @@ class ReservedPlaceForm(FormModel):
             raise ValueError("Enter their name or nickname with at least one letter or number")
         return value
 
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return signups.valid_email(value)
-
     @field_validator("agreed")
     @classmethod
     def _ticked(cls, value: list[str]) -> list[str]:
@@ -75,18 +71,34 @@ class ReservedPlaceForm(FormModel):
         return value
 
 
-def check_form(settings: Settings, form: FormState[ReservedPlaceForm]) -> None:
-    """The rules across fields: a child who needs a parent's yes needs the parent's email."""
-    data = form.data
+def check_form(
+    settings: Settings, form: FormState[ReservedPlaceForm], workshop: Workshop | None = None
+) -> None:
+    """The rules across fields, all at once (from what was typed): a child who needs a
+    parent's yes needs the parent's email, and someone outside the workshop's audience needs
+    a reason (staff may invite anyone; the reason is kept with the place)."""
+    values = form.values
+    band = values.get("age_band")
     if (
-        data is not None
-        and consent.needs_parent_consent(settings, AgeBand(data.age_band))
-        and data.whose != "parent"
+        band in {b.value for b in AgeBand}
+        and consent.needs_parent_consent(settings, AgeBand(band))
+        and values.get("whose") == "mine"
     ):
         form.add_error(
             "whose",
             "Because of their age, we need their parent or carer's email address, "
             "so the parent or carer can say yes",
+        )
+    if (
+        workshop is not None
+        and band in {b.value for b in AgeBand}
+        and not workshop.welcomes(band)
+        and not str(values.get("reason") or "").strip()
+    ):
+        form.add_error(
+            "reason",
+            f"This workshop is for {workshop.audience_label.lower()}. Say why you are giving "
+            "a place to someone of another age",
         )
 
 
@@ -172,5 +184,7 @@ def give(
         record_id=row.id,
         workshop_id=workshop.id,
         participant_id=person.id,
+        # The reason itself is kept with the place (the audit log holds no free text).
+        **({"outside_audience": True} if not workshop.welcomes(band.value) else {}),
     )
     return Given("given", row)

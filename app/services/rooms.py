@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
@@ -371,10 +371,26 @@ def attendance(session: Session, settings: Settings, workshop_id: int) -> Attend
     )
 
 
+class CheckInClosedError(ValueError):
+    """Check-in works only on the day, while the join code works."""
+
+
 def mark_here(
-    session: Session, sign_up: SignUp, here: bool, now: datetime, actor: Identity
+    session: Session,
+    settings: Settings,
+    sign_up: SignUp,
+    here: bool,
+    now: datetime,
+    actor: Identity,
 ) -> SignUp:
-    """Staff check someone in (or undo it); the attendee list of every facilitator follows."""
+    """Staff check someone in (or undo it); the attendee list of every facilitator follows.
+
+    Only on the day, in the join code's window: a code scanned days before (or for a
+    workshop that has finished) checks nobody in. Undoing is always allowed.
+    """
+    workshop = session.get(Workshop, sign_up.workshop_id)
+    if here and (workshop is None or not workshop_service.code_works_now(settings, workshop, now)):
+        raise CheckInClosedError(sign_up.workshop_id)
     signups.check_in(session, sign_up, here, now, actor)
     events.record(
         session,
@@ -383,3 +399,131 @@ def mark_here(
         sign_up_id=sign_up.id,
     )
     return sign_up
+
+
+def check_in_words(settings: Settings, workshop: Workshop, now: datetime) -> str | None:
+    """Why staff can't check people in now (None: they can), with when they can."""
+    from app.timefmt import in_words_from, time_in_words
+
+    if workshop_service.code_works_now(settings, workshop, now):
+        return None
+    opens, closes = workshop_service.code_window(settings, workshop)
+    tz = settings.timezone
+    if workshop.status != WorkshopStatus.PUBLISHED:
+        return "You can check people in only when the workshop is published."
+    if now < opens:
+        return (
+            f"You can check people in on the day: from {in_words_from(opens, now, tz)} "
+            f"until {time_in_words(closes, tz)}."
+        )
+    return "This workshop has finished, so check-in has closed."
+
+
+# --- the attendee list: search, filters, sort --------------------------------------------
+
+SHOW: dict[str, str] = {
+    "all": "Everyone",
+    "here": "Here",
+    "not_here": "Not here yet",
+    "waiting": "On the waiting list",
+    "needs_parent": "Needs a parent's yes",
+    "code": "Joined with the code",
+}
+SORT: dict[str, str] = {
+    "name": "Name",
+    "signed_up": "When they signed up",
+    "status": "Place, then waiting list",
+}
+
+
+@dataclass(frozen=True)
+class AttendeeView:
+    """What the attendee list shows, from the page's address (?q=&show=&sort=)."""
+
+    q: str = ""
+    show: str = "all"
+    sort: str = "status"
+
+    @classmethod
+    def from_query(cls, query: Any) -> AttendeeView:
+        q = str(query.get("q") or "").strip()[:60]
+        show = str(query.get("show") or "all")
+        sort = str(query.get("sort") or "status")
+        return cls(q, show if show in SHOW else "all", sort if sort in SORT else "status")
+
+    @property
+    def query_string(self) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode(
+            {k: v for k, v in (("q", self.q), ("show", self.show), ("sort", self.sort)) if v}
+        )
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q) or self.show != "all"
+
+    def sign_ups(self, attendance: Attendance) -> list[SignUp]:
+        if self.show == "code":
+            return []
+        rows = [row for row in attendance.sign_ups if self._shows(row, attendance)]
+        if self.sort == "name":
+            return sorted(rows, key=lambda r: (r.display_name.casefold(), r.id or 0))
+        if self.sort == "signed_up":
+            return sorted(rows, key=lambda r: (r.created_at, r.id or 0))
+        return rows  # attendees() order: places, then the waiting list in its order
+
+    def joiners(self, attendance: Attendance) -> list[CodeJoiner]:
+        if self.show not in {"all", "here", "code"}:
+            return []
+        found = [j for j in attendance.joined_with_code if self._matches(j.display_name, "")]
+        if self.sort == "name":
+            return sorted(found, key=lambda j: j.display_name.casefold())
+        return found
+
+    def _matches(self, name: str, reference: str) -> bool:
+        q = self.q.casefold()
+        return not q or q in name.casefold() or q in reference.casefold()
+
+    def _shows(self, row: SignUp, attendance: Attendance) -> bool:
+        if not self._matches(row.display_name, row.reference):
+            return False
+        confirmed = row.status == SignUpStatus.CONFIRMED
+        return {
+            "all": True,
+            "here": confirmed and row.checked_in_at is not None,
+            "not_here": confirmed and row.checked_in_at is None,
+            "waiting": row.status == SignUpStatus.WAITING,
+            "needs_parent": row.id in attendance.waiting_for_parent,
+        }.get(self.show, True)
+
+
+def first_name(name: str) -> str:
+    """A member of staff's first name, as the room shows who is running it."""
+    return (name.split() or [name])[0]
+
+
+def back_to_workshop(
+    session: Session, settings: Settings, participant_id: int, now: datetime
+) -> tuple[str, str] | None:
+    """ "Back to your workshop" for someone in one: (its title, where to go), or None.
+
+    The room they are in, while it is on; else their soonest place (or place on the waiting
+    list) at a workshop still to come. Plain values, so the home page may keep them a moment.
+    """
+    rooms = session.exec(
+        select(Workshop)
+        .join(WorkshopAttendance, col(WorkshopAttendance.workshop_id) == col(Workshop.id))
+        .where(
+            WorkshopAttendance.participant_id == participant_id,
+            Workshop.status == WorkshopStatus.PUBLISHED,
+        )
+        .order_by(col(Workshop.starts_at))
+    ).all()
+    for workshop in rooms:
+        if workshop_service.code_window(settings, workshop)[1] > now:
+            return workshop.title, f"/workshops/{workshop.slug}/room"
+    for sign_up, workshop in signups.workshops_of(session, participant_id):
+        if workshop.ends_at > now and workshop.status == WorkshopStatus.PUBLISHED:
+            return workshop.title, f"/sign-ups/{signups.manage_token(settings, sign_up)}"
+    return None

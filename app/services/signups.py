@@ -15,14 +15,15 @@ import io
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import Field, field_validator
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.config import Settings
-from app.forms import FormModel, FormState, empty_form, parse_form
+from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
+from app.forms import valid_email as valid_email  # the one email check (calls import it here)
 from app.models import (
     AgeBand,
     ConsentPurpose,
@@ -32,19 +33,21 @@ from app.models import (
     SignUpDraft,
     SignUpStatus,
     Workshop,
+    WorkshopAttendance,
+    WorkshopMode,
     WorkshopStatus,
 )
 from app.models.participants import AGE_BAND_LABELS
-from app.models.workshops import ACTIVE_SIGN_UP
+from app.models.workshops import ACTIVE_SIGN_UP, SIGN_UP_RETENTION, ErasedLink
 from app.security import token_hash
 from app.services import audit, calendar, consent, jobs, outbox, participants
 from app.services import workshops as workshop_service
 from app.services.identity import Identity
 from app.services.outbox import Attachment
-from app.timefmt import in_words
+from app.timefmt import in_words, in_words_from
 
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-PLACE_KEPT = "Your place is kept for you. You can come once your parent or carer says yes."
+PLACE_KEPT = "Your place is kept until your parent or carer says yes."
 TEXT_MAX = 1000
 
 # --- the questions, one per page -------------------------------------------------------
@@ -76,29 +79,14 @@ class AgeForm(FormModel):
 
 class ContactForm(FormModel):
     whose: Literal["mine", "parent"]
-    email: str = Field(max_length=254)
+    email: EmailAddress = Field(max_length=254)
     messages = {
         "whose": {"missing": "Choose whose email address this is"},
         "email": {
             "missing": "Enter an email address",
-            "invalid": "Enter an email address like name@example.com",
             "too_long": "The email address must be 254 characters or fewer",
         },
     }
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return valid_email(value)
-
-
-def valid_email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise ValueError("Enter an email address like name@example.com") from None
 
 
 class AccessForm(FormModel):
@@ -123,10 +111,36 @@ class ConsentForm(FormModel):
         return value
 
 
+class AttendForm(FormModel):
+    """Asked only when a workshop is both in person and online."""
+
+    attend_mode: Literal["in_person", "online"]
+    messages = {
+        "attend_mode": {
+            "missing": "Choose if you will come in person or join online",
+            "invalid": "Choose if you will come in person or join online",
+        }
+    }
+
+
+class TravelForm(FormModel):
+    """Asked only when the workshop pays people's travel."""
+
+    travel: Literal["yes", "no"]
+    messages = {
+        "travel": {
+            "missing": "Choose yes if you want us to pay for your travel",
+            "invalid": "Choose yes if you want us to pay for your travel",
+        }
+    }
+
+
 STEPS: dict[str, type[FormModel]] = {
     "name": NameForm,
     "age": AgeForm,
     "contact": ContactForm,
+    "how": AttendForm,
+    "travel": TravelForm,
     "access": AccessForm,
     "anything-else": AnythingElseForm,
     "consent": ConsentForm,
@@ -134,16 +148,42 @@ STEPS: dict[str, type[FormModel]] = {
 STEP_ORDER = list(STEPS)
 
 
-def next_step(step: str) -> str:
-    index = STEP_ORDER.index(step)
-    return STEP_ORDER[index + 1] if index + 1 < len(STEP_ORDER) else "check"
+def steps_for(workshop: Workshop | None, answers: dict[str, Any] | None = None) -> list[str]:
+    """The questions this workshop asks: "how" only when it is in person and online, and
+    "travel" only when it pays travel (and the person may come in person)."""
+    answers = answers or {}
+    skip = set()
+    if workshop is None or workshop.mode != WorkshopMode.BOTH:
+        skip.add("how")
+    coming_in_person = workshop is not None and workshop.is_in_person
+    if workshop is not None and workshop.mode == WorkshopMode.BOTH:
+        coming_in_person = answers.get("attend_mode") != "online"
+    if workshop is None or not workshop.pays_travel or not coming_in_person:
+        skip.add("travel")
+    return [step for step in STEP_ORDER if step not in skip]
 
 
-def previous_step(step: str) -> str | None:
+def next_step(step: str, workshop: Workshop | None = None, answers: Any = None) -> str:
+    order = steps_for(workshop, answers)
+    index = order.index(step) if step in order else len(order) - 1
+    return order[index + 1] if index + 1 < len(order) else "check"
+
+
+def previous_step(step: str, workshop: Workshop | None = None, answers: Any = None) -> str | None:
+    order = steps_for(workshop, answers)
     if step == "check":
-        return STEP_ORDER[-1]
-    index = STEP_ORDER.index(step)
-    return STEP_ORDER[index - 1] if index > 0 else None
+        return order[-1]
+    index = order.index(step) if step in order else 0
+    return order[index - 1] if index > 0 else None
+
+
+def looks_like_full_name(name: str) -> bool:
+    """Two or more words of letters, each longer than an initial ("Sky Brown", not "Sky B"):
+    probably a full name, which others in the workshop may see. A nudge, never a refusal."""
+    words = name.split()
+    return len(words) >= 2 and all(
+        len(word) > 1 and word.replace("-", "").replace("'", "").isalpha() for word in words
+    )
 
 
 # --- drafts: answers so far, on the server ---------------------------------------------
@@ -157,7 +197,45 @@ def browser_key(settings: Settings, browser_token: str) -> str:
 
 def load_answers(session: Session, key: str, workshop_id: int) -> dict[str, Any]:
     draft = _draft(session, key, workshop_id)
-    return dict(draft.answers) if draft else {}
+    return readable(draft.answers) if draft else {}
+
+
+def readable(answers: Any) -> dict[str, Any]:
+    """A stored draft as the pages can use it. Anything unknown, of the wrong kind or not one
+    of a question's choices is dropped (that question is simply asked again): a draft saved
+    by an older version, or by a bug, must never break a page."""
+    if not isinstance(answers, dict):
+        return {}
+    kept: dict[str, Any] = {}
+    for model in STEPS.values():
+        for name in model.model_fields:
+            value = answers.get(name)
+            if name in model.multi:
+                fits = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            else:
+                choices = _choices(model, name)
+                fits = isinstance(value, str) and (choices is None or value in choices)
+            if fits:
+                kept[name] = value
+    return kept
+
+
+def keepable(step: str, state: FormState[Any]) -> dict[str, Any]:
+    """What of a page's answers goes into the draft: everything that passed, and text typed
+    into a field that needs fixing (nothing typed is lost), but never an answer that isn't
+    one of the choices (age_band=bogus would break every later page)."""
+    model = STEPS[step]
+    return {
+        name: value
+        for name, value in state.values.items()
+        if name not in state.errors or _choices(model, name) is None
+    }
+
+
+def _choices(model: type[FormModel], name: str) -> tuple[str, ...] | None:
+    """A choice question's allowed answers (its Literal), or None for free text."""
+    annotation = model.model_fields[name].annotation
+    return get_args(annotation) if get_origin(annotation) is Literal else None
 
 
 def _draft(session: Session, key: str, workshop_id: int) -> SignUpDraft | None:
@@ -185,7 +263,7 @@ def save_answers(
             created_at=now,
             answers={},
         )
-    answers = dict(draft.answers)
+    answers = readable(draft.answers)
     answers.update(values)
     draft.answers = answers
     draft.updated_at = now
@@ -217,11 +295,14 @@ def check_step(settings: Settings, step: str, data: Any, answers: dict[str, Any]
     return state
 
 
-def first_unanswered(settings: Settings, answers: dict[str, Any]) -> str | None:
+def first_unanswered(
+    settings: Settings, answers: dict[str, Any], workshop: Workshop | None = None
+) -> str | None:
     """The first page whose answers are missing or no longer valid (None: all done)."""
     from starlette.datastructures import FormData
 
-    for step, model in STEPS.items():
+    for step in steps_for(workshop, answers):
+        model = STEPS[step]
         items: list[tuple[str, str | Any]] = []
         for name in model.model_fields:
             value = answers.get(name)
@@ -324,13 +405,18 @@ def sign_up(
     confirmed = workshop_service.confirmed_count(session, workshop_id)
     if not workshop_service.availability(workshop, confirmed, now).can_sign_up:
         return Outcome("unavailable")
+    if not workshop.welcomes(str(answers.get("age_band"))):
+        return Outcome("unavailable")  # its audience decides who signs up (staff may invite)
     email = str(answers["email"]).strip()
     key = email.lower()
     existing = session.exec(
         select(SignUp).where(SignUp.workshop_id == workshop_id, SignUp.contact_key == key)
     ).first()
     if existing is not None and existing.status in ACTIVE_SIGN_UP:
+        # Everything as after a new sign-up (the draft used up, an email to the address), so
+        # the person at the screen can't tell the two apart.
         _remind_existing(session, settings, workshop, existing, now)
+        _forget_draft(session, draft_key, workshop_id)
         return Outcome("already", existing)
     band = AgeBand(answers["age_band"])
     is_parent = answers.get("whose") == "parent"
@@ -365,12 +451,15 @@ def sign_up(
         status=status,
         now=now,
     )
-    if draft_key:
-        draft = _draft(session, draft_key, workshop_id)
-        if draft is not None:
-            session.delete(draft)
+    _forget_draft(session, draft_key, workshop_id)
     email_new_sign_up(session, settings, workshop, row, now)
     return Outcome(status.value, row, manage_token(settings, row))  # type: ignore[arg-type]
+
+
+def _forget_draft(session: Session, draft_key: str | None, workshop_id: int) -> None:
+    draft = _draft(session, draft_key, workshop_id) if draft_key else None
+    if draft is not None:
+        session.delete(draft)
 
 
 def write_sign_up(
@@ -384,13 +473,17 @@ def write_sign_up(
     status: SignUpStatus,
     now: datetime,
     reserved: bool = False,
+    contact_key: str | None = None,
 ) -> SignUp:
-    """Write a sign-up (reusing a cancelled one for the same email) with fresh link tokens."""
+    """Write a sign-up (reusing a cancelled one for the same email) with fresh link tokens.
+
+    contact_key: what makes it unique in the workshop (the email; a parent signing up two
+    children gives one email, so each child's key adds the child, see family_signups)."""
     email = str(answers["email"]).strip()
     row = existing or SignUp(
         reference=_new_reference(session),
         workshop_id=workshop_id,
-        contact_key=email.lower(),
+        contact_key=contact_key or email.lower(),
         token_nonce="",
         manage_token_hash="",
         check_in_token_hash="",
@@ -413,6 +506,10 @@ def write_sign_up(
     row.anything_else = (answers.get("anything_else") or None) and str(answers["anything_else"])
     row.status = status
     row.reserved = reserved
+    row.reserved_reason = (answers.get("reason") or None) if reserved else None
+    row.attend_mode = _attend_mode(session, workshop_id, answers)
+    travel = answers.get("travel")
+    row.wants_travel_costs = None if travel not in ("yes", "no") else travel == "yes"
     row.created_at = now
     row.cancelled_at = None
     row.checked_in_at = None
@@ -423,6 +520,44 @@ def write_sign_up(
     session.add(row)
     session.flush()
     return row
+
+
+def _attend_mode(session: Session, workshop_id: int, answers: dict[str, Any]) -> str | None:
+    """How they will come, for a workshop in person and online (None for the others)."""
+    workshop = session.get(Workshop, workshop_id)
+    if workshop is None or workshop.mode != WorkshopMode.BOTH:
+        return None
+    chosen = answers.get("attend_mode")
+    return chosen if chosen in ("in_person", "online") else None
+
+
+def comes_in_person(workshop: Workshop, sign_up: SignUp) -> bool:
+    """They will be in the room (so a check-in code makes sense)."""
+    if workshop.mode == WorkshopMode.BOTH:
+        return sign_up.attend_mode != "online"
+    return workshop.is_in_person
+
+
+def comes_online(workshop: Workshop, sign_up: SignUp) -> bool:
+    if workshop.mode == WorkshopMode.BOTH:
+        return sign_up.attend_mode != "in_person"
+    return workshop.is_online
+
+
+def waiting_position(session: Session, sign_up: SignUp) -> int | None:
+    """Where they are on the waiting list (1: next to get a place); None if not waiting."""
+    if sign_up.status != SignUpStatus.WAITING or sign_up.waiting_since is None:
+        return None
+    ahead = session.exec(
+        select(func.count())
+        .select_from(SignUp)
+        .where(
+            SignUp.workshop_id == sign_up.workshop_id,
+            SignUp.status == SignUpStatus.WAITING,
+            col(SignUp.waiting_since) < sign_up.waiting_since,
+        )
+    ).one()
+    return int(ahead) + 1
 
 
 # --- links and emails ------------------------------------------------------------------
@@ -454,11 +589,11 @@ def ics_for(settings: Settings, workshop: Workshop, sign_up: SignUp, now: dateti
 
 def _where(workshop: Workshop, sign_up: SignUp) -> str:
     lines = []
-    if workshop.is_in_person:
+    if comes_in_person(workshop, sign_up):
         lines.append(f"Where: {workshop.place}")
         if workshop.access_info:
             lines.append(f"Getting in: {workshop.access_info}")
-    if workshop.is_online:
+    if comes_online(workshop, sign_up):
         if sign_up.status == SignUpStatus.CONFIRMED and workshop.online_link:
             lines.append(f"Online: join with this link on the day: {workshop.online_link}")
         else:
@@ -478,25 +613,40 @@ def _email(
     dedupe_key: str | None = None,
     calendar_file: bool = True,
 ) -> None:
+    """An email about one sign-up. Someone waiting gets no calendar file (the place isn't
+    theirs yet) and words about the waiting list, never about "your place"."""
     tz = settings.timezone
     urls = links(settings, sign_up)
-    if sign_up.status == SignUpStatus.CONFIRMED and waits_for_parent(session, settings, sign_up):
+    confirmed = sign_up.status == SignUpStatus.CONFIRMED
+    if confirmed and waits_for_parent(session, settings, sign_up):
         opening += f"\n\n{PLACE_KEPT}"
+    if confirmed:
+        code = " (and your check-in code for the day)" if comes_in_person(workshop, sign_up) else ""
+        links_text = (
+            f"See your place{code}: {urls['manage']}\n"
+            f"Add it to your calendar: {urls['calendar']}\n"
+            f"Can't come any more? Tell us here, so someone else can have your place: "
+            f"{urls['cancel']}\n\n"
+        )
+    else:
+        links_text = (
+            f"See where you are on the waiting list: {urls['manage']}\n"
+            f"Don't want to wait any more? Take your name off the waiting list here: "
+            f"{urls['cancel']}\n\n"
+        )
     body = (
         f"Hello {sign_up.display_name},\n\n{opening}\n\n"
         f"Workshop: {workshop.title}\n"
-        f"When: {in_words(workshop.starts_at, tz)} until {in_words(workshop.ends_at, tz)}\n"
+        f"When: {in_words_from(workshop.starts_at, now, tz)} until "
+        f"{in_words_from(workshop.ends_at, now, tz)}\n"
         f"{_where(workshop, sign_up)}\n"
         f"Your reference: {sign_up.reference}\n\n"
-        f"See your place (and your check-in code for the day): {urls['manage']}\n"
-        f"Add it to your calendar: {urls['calendar']}\n"
-        f"Can't come any more? Tell us here, so someone else can have your place: "
-        f"{urls['cancel']}\n\n"
+        f"{links_text}"
         f"From {settings.organisation_name}\n"
     )
     attachments = (
         (Attachment("workshop.ics", "text/calendar", ics_for(settings, workshop, sign_up, now)),)
-        if calendar_file
+        if calendar_file and confirmed
         else ()
     )
     outbox.queue(
@@ -511,18 +661,26 @@ def _email(
     )
 
 
+def waiting_words(position: int | None) -> str:
+    """ "You're on the waiting list, number 3" (the words the page and the email share)."""
+    return "You're on the waiting list" + (f", number {position}" if position else "")
+
+
 def email_new_sign_up(
     session: Session, settings: Settings, workshop: Workshop, sign_up: SignUp, now: datetime
 ) -> None:
     if sign_up.status == SignUpStatus.CONFIRMED:
         opening = "You have a place at the workshop. We look forward to seeing you."
         subject = f"You have a place: {workshop.title}"
+        if waits_for_parent(session, settings, sign_up):
+            subject = f"Your place is kept until your parent or carer says yes: {workshop.title}"
     else:
+        words = waiting_words(waiting_position(session, sign_up))
         opening = (
-            "The workshop is full, so you are on the waiting list. "
+            f"The workshop is full. {words}. "
             "If a place comes up, we will give it to you and email you straight away."
         )
-        subject = f"You are on the waiting list: {workshop.title}"
+        subject = f"{words}: {workshop.title}"
     _email(session, settings, workshop, sign_up, now, subject=subject, opening=opening)
 
 
@@ -648,6 +806,79 @@ def waiting_for_parent(session: Session, settings: Settings, rows: list[SignUp])
     }
 
 
+def workshops_of(session: Session, participant_id: int) -> list[tuple[SignUp, Workshop]]:
+    """A person's active sign-ups and their workshops, soonest first (a parent reads what
+    their child is asking to go to)."""
+    rows = session.exec(
+        select(SignUp, Workshop)
+        .join(Workshop, col(Workshop.id) == col(SignUp.workshop_id))
+        .where(
+            SignUp.participant_id == participant_id, col(SignUp.status).in_(list(ACTIVE_SIGN_UP))
+        )
+        .order_by(col(Workshop.starts_at))
+    ).all()
+    return [(row, workshop) for row, workshop in rows]
+
+
+@dataclass(frozen=True)
+class MyWorkshop:
+    """One workshop on someone's "My stuff": by name, with a link to their booking."""
+
+    workshop_id: int
+    title: str
+    starts_at: datetime
+    words: str  # "You have a place", "You're on the waiting list, number 2", ...
+    url: str | None  # their booking (None: joined with the code, no booking)
+    active: bool
+
+
+def my_workshops(session: Session, settings: Settings, participant_id: int) -> list[MyWorkshop]:
+    """Every workshop this person signed up to or came into, soonest first."""
+    found: dict[int, MyWorkshop] = {}
+    rows = session.exec(
+        select(SignUp, Workshop)
+        .join(Workshop, col(Workshop.id) == col(SignUp.workshop_id))
+        .where(SignUp.participant_id == participant_id)
+    ).all()
+    for row, workshop in rows:
+        if row.status == SignUpStatus.WAITING:
+            words = waiting_words(waiting_position(session, row))
+        elif row.status == SignUpStatus.CONFIRMED:
+            words = "You have a place" + (", and you came" if row.checked_in_at else "")
+        else:
+            words = STATUS_WORDS.get(SignUpStatus(row.status).value, "")
+            words = "You gave up your place" if row.status == SignUpStatus.CANCELLED else words
+        found[workshop.id or 0] = MyWorkshop(
+            workshop.id or 0,
+            workshop.title,
+            workshop.starts_at,
+            words,
+            f"/sign-ups/{manage_token(settings, row)}",
+            row.status in ACTIVE_SIGN_UP,
+        )
+    came = session.exec(
+        select(Workshop, WorkshopAttendance.joined_at)
+        .join(WorkshopAttendance, col(WorkshopAttendance.workshop_id) == col(Workshop.id))
+        .where(
+            WorkshopAttendance.participant_id == participant_id,
+            col(WorkshopAttendance.sign_up_id).is_(None),
+        )
+    ).all()
+    for workshop, joined_at in came:
+        found.setdefault(
+            workshop.id or 0,
+            MyWorkshop(
+                workshop.id or 0,
+                workshop.title,
+                workshop.starts_at,
+                f"You joined with the code at {in_words(joined_at, settings.timezone)}",
+                f"/workshops/{workshop.slug}/room",
+                False,
+            ),
+        )
+    return sorted(found.values(), key=lambda w: w.starts_at)
+
+
 def get_for_workshop(session: Session, workshop_id: int, sign_up_id: int) -> SignUp | None:
     row = session.get(SignUp, sign_up_id)
     return row if row is not None and row.workshop_id == workshop_id else None
@@ -701,7 +932,7 @@ def cancel_workshop(
             body=(
                 f"Hello {row.display_name},\n\n"
                 f'We are sorry. The workshop "{locked.title}" on '
-                f"{in_words(locked.starts_at, settings.timezone)} has been cancelled.\n\n"
+                f"{in_words_from(locked.starts_at, now, settings.timezone)} has been cancelled.\n\n"
                 + (f"Why: {reason}\n\n" if reason else "")
                 + "You do not need to do anything. If we run it again, we will put it on "
                 f"{settings.base_url.rstrip('/')}/workshops\n\n"
@@ -723,10 +954,21 @@ def cancel_workshop(
     return len(rows)
 
 
+# Who a staff message goes to: the choice, and its words.
+MESSAGE_AUDIENCES: dict[str, str] = {
+    "places": "Everyone with a place",
+    "waiting": "Everyone on the waiting list",
+    "everyone": "Everyone with a place or on the waiting list",
+    "here": "Only the people who are here (checked in)",
+}
+
+
 class MessageForm(FormModel):
+    to: Literal["places", "waiting", "everyone", "here"]
     subject: str = Field(max_length=150)
     message: str = Field(max_length=5000)
     messages = {
+        "to": {"missing": "Choose who to email", "invalid": "Choose who to email"},
         "subject": {
             "missing": "Enter a subject",
             "too_long": "The subject must be 150 characters or fewer",
@@ -736,6 +978,26 @@ class MessageForm(FormModel):
             "too_long": "The message must be 5,000 characters or fewer",
         },
     }
+
+
+def message_recipients(session: Session, workshop_id: int, to: str) -> list[SignUp]:
+    """The sign-ups a message goes to (people who joined with the code gave no email)."""
+    statuses = {
+        "places": [SignUpStatus.CONFIRMED],
+        "here": [SignUpStatus.CONFIRMED],
+        "waiting": [SignUpStatus.WAITING],
+        "everyone": list(ACTIVE_SIGN_UP),
+    }[to]
+    query = select(SignUp).where(
+        SignUp.workshop_id == workshop_id, col(SignUp.status).in_(statuses)
+    )
+    if to == "here":
+        query = query.where(col(SignUp.checked_in_at).is_not(None))
+    return list(session.exec(query.order_by(col(SignUp.id))).all())
+
+
+def message_counts(session: Session, workshop_id: int) -> dict[str, int]:
+    return {to: len(message_recipients(session, workshop_id, to)) for to in MESSAGE_AUDIENCES}
 
 
 class CancelWorkshopForm(FormModel):
@@ -760,11 +1022,8 @@ def message_attendees(
     now: datetime,
     actor: Identity,
 ) -> int:
-    rows = session.exec(
-        select(SignUp).where(
-            SignUp.workshop_id == workshop.id, SignUp.status == SignUpStatus.CONFIRMED
-        )
-    ).all()
+    assert workshop.id is not None
+    rows = message_recipients(session, workshop.id, form.to)
     for row in rows:
         outbox.queue(
             session,
@@ -773,7 +1032,7 @@ def message_attendees(
             body=(
                 f"Hello {row.display_name},\n\n{form.message}\n\n"
                 f'This message is about the workshop "{workshop.title}" on '
-                f"{in_words(workshop.starts_at, settings.timezone)}.\n"
+                f"{in_words_from(workshop.starts_at, now, settings.timezone)}.\n"
                 f"From {settings.organisation_name}\n"
             ),
             now=now,
@@ -785,7 +1044,70 @@ def message_attendees(
         "workshop.messaged",
         record_type="workshop",
         record_id=workshop.id,
+        to=form.to,
         sent=len(rows),
+    )
+    return len(rows)
+
+
+# --- when staff change the date, time or place -------------------------------------------
+
+
+def tell_about_changes(
+    session: Session,
+    settings: Settings,
+    workshop: Workshop,
+    before: workshop_service.Arrangements,
+    now: datetime,
+) -> int:
+    """Email everyone with a place or on the waiting list what changed: the old and the new
+    date, time or place, and (for a place) a new calendar file that replaces the old one."""
+    after = workshop_service.arrangements(workshop)
+    if after == before or workshop.status != WorkshopStatus.PUBLISHED or workshop.id is None:
+        return 0
+    tz = settings.timezone
+    changes: list[str] = []
+    if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
+        changes.append(
+            f"When: it was {in_words_from(before.starts_at, now, tz)} until "
+            f"{in_words_from(before.ends_at, now, tz)}. It is now "
+            f"{in_words_from(after.starts_at, now, tz)} until "
+            f"{in_words_from(after.ends_at, now, tz)}."
+        )
+    if (before.mode, before.place) != (after.mode, after.place):
+        was = before.place if before.place and before.mode != "online" else "Online"
+        now_at = after.place if after.place and after.mode != "online" else "Online"
+        changes.append(f"Where: it was {was}. It is now {now_at}.")
+    if before.online_link != after.online_link and after.online_link:
+        changes.append("Online: the joining link has changed. Use the new one in this email.")
+    if not changes:
+        return 0
+    stamp = int(now.timestamp())
+    rows = message_recipients(session, workshop.id, "everyone")
+    for row in rows:
+        _email(
+            session,
+            settings,
+            workshop,
+            row,
+            now,
+            subject=f"Changed: {workshop.title}",
+            opening="We have changed the workshop. Here is what changed:\n\n"
+            + "\n".join(changes)
+            + (
+                "\n\nWe have attached a new calendar file. It replaces the old one."
+                if row.status == SignUpStatus.CONFIRMED
+                else ""
+            ),
+            dedupe_key=f"workshop-changed-{row.id}-{stamp}",
+        )
+    audit.record(
+        session,
+        None,
+        "workshop.change_emailed",
+        record_type="workshop",
+        record_id=workshop.id,
+        emailed=len(rows),
     )
     return len(rows)
 
@@ -796,9 +1118,37 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
 
+# A sign-up's status, and a parent's answer, in words (the attendee list and the CSV).
+STATUS_WORDS: dict[str, str] = {
+    "confirmed": "Has a place",
+    "waiting": "On the waiting list",
+    "cancelled": "Gave up their place",
+    "workshop_cancelled": "Workshop cancelled",
+}
+JOINED_WITH_CODE = "Joined with the code"
+PARENT_WORDS: dict[str, str] = {
+    "given": "Said yes",
+    "waiting": "Not answered yet",
+    "withdrawn": "Said no",
+}
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("Yes" if value else "No")
+
+
 def attendees_csv(session: Session, settings: Settings, workshop: Workshop, actor: Identity) -> str:
+    """Everyone on the attendee list, in words: sign-ups, then people who joined with the
+    code (they gave no email or age)."""
     assert workshop.id is not None
     rows = attendees(session, workshop.id)
+    needing = {
+        row.participant_id
+        for row in rows
+        if consent.needs_parent_consent(settings, AgeBand(row.age_band))
+    }
+    parents = consent.parent_consent_statuses(session, needing)
+    tz = settings.timezone
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
@@ -808,30 +1158,46 @@ def attendees_csv(session: Session, settings: Settings, workshop: Workshop, acto
             "Status",
             "Age",
             "Contact email",
-            "Parent or carer's email",
+            "Email belongs to a parent or carer",
             "Access needs",
             "Anything else",
             "Checked in",
+            "Coming",
+            "Needs travel paid",
+            "Parent or carer's yes",
+            "Why the place was reserved",
             "Reserved place",
         ]
     )
     for row in rows:
+        parent = parents.get(row.participant_id)
         writer.writerow(
             [
                 _cell(v)
                 for v in (
                     row.reference,
                     row.display_name,
-                    row.status.value if hasattr(row.status, "value") else row.status,
+                    STATUS_WORDS.get(str(SignUpStatus(row.status).value), str(row.status)),
                     AGE_BAND_LABELS.get(AgeBand(row.age_band), row.age_band),
                     row.contact_email,
-                    "yes" if row.contact_is_parent else "no",
+                    _yes_no(row.contact_is_parent),
                     row.access_needs or "",
                     row.anything_else or "",
-                    in_words(row.checked_in_at, settings.timezone) if row.checked_in_at else "",
-                    "yes" if row.reserved else "no",
+                    in_words(row.checked_in_at, tz) if row.checked_in_at else "",
+                    {"in_person": "In person", "online": "Online"}.get(row.attend_mode or "", ""),
+                    _yes_no(row.wants_travel_costs),
+                    (PARENT_WORDS.get(parent.value, "") if parent else "Not asked")
+                    if row.participant_id in needing
+                    else "Not needed",
+                    row.reserved_reason or "",
+                    _yes_no(row.reserved),
                 )
             ]
+        )
+    joiners = code_joiners(session, workshop.id)
+    for name, joined_at in joiners:
+        writer.writerow(
+            ["", _cell(name), JOINED_WITH_CODE, *[""] * 5, in_words(joined_at, tz), *[""] * 5]
         )
     audit.record(
         session,
@@ -839,9 +1205,23 @@ def attendees_csv(session: Session, settings: Settings, workshop: Workshop, acto
         "workshop.attendees_exported",
         record_type="workshop",
         record_id=workshop.id,
-        rows=len(rows),
+        rows=len(rows) + len(joiners),
     )
     return buffer.getvalue()
+
+
+def code_joiners(session: Session, workshop_id: int) -> list[tuple[str, datetime]]:
+    """People in the room who came with the join code (no sign-up): name and when."""
+    rows = session.exec(
+        select(Participant.display_name, WorkshopAttendance.joined_at)
+        .join(Participant, col(Participant.id) == col(WorkshopAttendance.participant_id))
+        .where(
+            WorkshopAttendance.workshop_id == workshop_id,
+            col(WorkshopAttendance.sign_up_id).is_(None),
+        )
+        .order_by(col(WorkshopAttendance.joined_at), col(WorkshopAttendance.id))
+    ).all()
+    return [(name, at) for name, at in rows]
 
 
 # --- reminders -------------------------------------------------------------------------
@@ -875,7 +1255,7 @@ def send_reminders(session: Session, settings: Settings, now: datetime) -> int:
                 session,
                 to=row.contact_email,
                 subject=f"Reminder: {workshop.title} is {words}",
-                body=_reminder_body(settings, workshop, row, words),
+                body=_reminder_body(settings, workshop, row, words, now),
                 now=now,
                 dedupe_key=f"workshop-reminder-{name}-{row.id}",
                 participant_id=row.participant_id,
@@ -884,13 +1264,15 @@ def send_reminders(session: Session, settings: Settings, now: datetime) -> int:
     return queued
 
 
-def _reminder_body(settings: Settings, workshop: Workshop, row: SignUp, words: str) -> str:
+def _reminder_body(
+    settings: Settings, workshop: Workshop, row: SignUp, words: str, now: datetime
+) -> str:
     urls = links(settings, row)
     return (
         f"Hello {row.display_name},\n\n"
         f"This is a reminder: your workshop is {words}.\n\n"
         f"Workshop: {workshop.title}\n"
-        f"When: {in_words(workshop.starts_at, settings.timezone)}\n"
+        f"When: {in_words_from(workshop.starts_at, now, settings.timezone)}\n"
         f"{_where(workshop, row)}\n\n"
         f"See your place: {urls['manage']}\n"
         f"Can't come any more? Tell us here: {urls['cancel']}\n\n"
@@ -904,7 +1286,9 @@ def counts(session: Session, workshop_id: int) -> dict[str, int]:
         .where(SignUp.workshop_id == workshop_id)
         .group_by(col(SignUp.status))
     ).all()
-    return {SignUpStatus(status).value: int(n) for status, n in rows}
+    found = {SignUpStatus(status).value: int(n) for status, n in rows}
+    found["joined_with_code"] = len(code_joiners(session, workshop_id))
+    return found
 
 
 def _give_up_places(session: Session, participant: Participant, now: datetime) -> int:
@@ -925,6 +1309,43 @@ def _free_places_of_erased_person(session: Session, participant: Participant) ->
     from app.db import utcnow
 
     _give_up_places(session, participant, utcnow())
+
+
+@consent.on_erase
+def _remember_erased_links(session: Session, participant: Participant) -> None:
+    """Keep only the hashes of their links, so an old email's link can say the account was
+    deleted (rather than a puzzling "page not found"). Nothing says whose they were."""
+    rows = session.exec(select(SignUp).where(SignUp.participant_id == participant.id)).all()
+    hashes = {h for row in rows for h in (row.manage_token_hash, row.check_in_token_hash)}
+    known = set(
+        session.exec(
+            select(ErasedLink.token_hash).where(col(ErasedLink.token_hash).in_(sorted(hashes)))
+        ).all()
+    )
+    for value in sorted(hashes - known):
+        session.add(ErasedLink(token_hash=value))
+    session.flush()
+
+
+def link_of_erased_account(session: Session, token: str) -> bool:
+    """This link belonged to someone who asked to be deleted."""
+    if not token or len(token) > 100:
+        return False
+    found = session.exec(
+        select(ErasedLink.id).where(ErasedLink.token_hash == token_hash(token))
+    ).first()
+    return found is not None
+
+
+@jobs.register("forget erased links")
+def forget_erased_links(session: Session, settings: Settings, now: datetime) -> int:
+    """After a year, their emails are long gone: forget the links too."""
+    old = session.exec(
+        select(ErasedLink).where(col(ErasedLink.erased_at) < now - SIGN_UP_RETENTION)
+    ).all()
+    for row in old:
+        session.delete(row)
+    return len(old)
 
 
 @consent.on_withdraw

@@ -240,22 +240,45 @@ def end_sessions(session: Session, actor: Identity, member: StaffUser) -> int:
     return ended
 
 
-def sign_in_by_email_claim(session: Session, email: str | None, now: datetime) -> StaffUser | None:
-    """Single sign-on: the provider vouches for the email; it must be an invited, active account."""
+def sign_in_by_email_claim(
+    session: Session, email: str | None, now: datetime, subject: str | None = None
+) -> StaffUser | None:
+    """Single sign-on: the provider vouches for the email; it must be an invited, active
+    account. The provider's `sub` is kept at the first sign-in; after that only the same
+    `sub` may use the account (an address given to someone else at the provider can't)."""
     member = find_by_email(session, email) if email else None
+    reason = None
     if member is None or not member.active:
+        reason = "unknown email" if member is None else "inactive"
+    elif not subject or len(subject) > 255:
+        reason = "no subject"
+    elif member.oidc_subject is not None and member.oidc_subject != subject:
+        reason = "subject mismatch"
+    elif member.oidc_subject is None and _subject_taken(session, subject):
+        reason = "subject bound to another account"
+    if reason is not None or member is None:
         audit.record(
             session,
             None,
             "staff.sign_in_failed",
             method="oidc",
-            reason="unknown email" if member is None else "inactive",
+            reason=reason,
             email_hash=oidc_email_hash(email or ""),
         )
         return None
+    if member.oidc_subject is None:
+        member.oidc_subject = subject
+        audit.record(
+            session, None, "staff.oidc_bound", record_type="staff_user", record_id=member.id
+        )
     member.last_sign_in_at = now
     session.add(member)
     return member
+
+
+def _subject_taken(session: Session, subject: str) -> bool:
+    found = session.exec(select(StaffUser.id).where(StaffUser.oidc_subject == subject)).first()
+    return found is not None
 
 
 def oidc_email_hash(email: str) -> str:

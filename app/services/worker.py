@@ -92,6 +92,7 @@ def one_round(
     """
     started = time.monotonic()
     result = Round()
+    outbox.limit_per_recipient(settings.mail_rate_per_recipient)  # the jobs queue email too
     if run_jobs:
         result.job_report = jobs.run_due(open_session, settings, now, jobs=registered, stop=stop)
     result.emails_sent, result.emails_not_sent = outbox.send_due_blocking(

@@ -25,11 +25,18 @@ from app.models import (
     StaffRole,
     StaffUser,
     Workshop,
+    WorkshopAttendance,
     WorkshopFacilitator,
     WorkshopMode,
     WorkshopStatus,
 )
-from app.models.workshops import AUDIENCE_AGE_RANGES, AUDIENCES
+from app.models.workshops import (
+    ACTIVE_SIGN_UP,
+    AUDIENCE_AGE_BANDS,
+    AUDIENCE_AGE_RANGES,
+    AUDIENCES,
+    WorkshopSeen,
+)
 from app.services import audit, join_codes
 from app.services.identity import Identity
 
@@ -114,6 +121,15 @@ def upcoming(
     return [WorkshopCard(w, availability(w, counts.get(w.id or 0, 0), now)) for w in workshops]
 
 
+def for_age(
+    session: Session, now: datetime, age_band: str, *, limit: int = 5
+) -> list[WorkshopCard]:
+    """Upcoming workshops someone of this age may sign up for themselves."""
+    fits = [a for a, bands in AUDIENCE_AGE_BANDS.items() if age_band in bands]
+    cards = upcoming(session, now, limit=100)
+    return [c for c in cards if c.workshop.audience in fits and c.availability.can_sign_up][:limit]
+
+
 def _confirmed_counts(session: Session, ids: list[int]) -> dict[int, int]:
     if not ids:
         return {}
@@ -168,6 +184,9 @@ def facilitators(session: Session, workshop_id: int) -> list[StaffUser]:
 
 # --- who may run a workshop ------------------------------------------------------------
 
+# The 404 page's words when a workshop exists but this member of staff doesn't run it.
+RUN_BY_SOMEONE_ELSE = "workshop_run_by_someone_else"
+
 
 def can_run(identity: Identity, workshop: Workshop, staff_ids: set[int]) -> bool:
     """Admins run every workshop; a facilitator runs the workshops they are assigned to."""
@@ -203,6 +222,76 @@ def for_staff(session: Session, identity: Identity) -> list[Workshop]:
         assigned = and_(assigned, col(Workshop.programme_id).in_(facilitator_of))
     admin_of = col(Workshop.programme_id).in_(identity.programmes_where(Role.ADMIN))
     return list(session.exec(query.where(or_(assigned, admin_of))).all())
+
+
+@dataclass
+class StaffCard:
+    """One workshop on the staff list: places, the waiting list, access needs, what's new."""
+
+    workshop: Workshop
+    confirmed: int = 0
+    waiting: int = 0
+    access_needs: int = 0
+    joined_with_code: int = 0
+    new: int = 0
+    seen_at: datetime | None = None
+
+
+def staff_cards(session: Session, identity: Identity) -> list[StaffCard]:
+    """The workshops this person runs, with their numbers, in a few queries for all of them."""
+    cards = {w.id: StaffCard(w) for w in for_staff(session, identity) if w.id is not None}
+    if not cards:
+        return []
+    ids = list(cards)
+    staff_id = identity.staff.id if identity.staff else None
+    seen = dict(
+        session.exec(
+            select(WorkshopSeen.workshop_id, WorkshopSeen.seen_at).where(
+                col(WorkshopSeen.workshop_id).in_(ids), WorkshopSeen.staff_id == staff_id
+            )
+        ).all()
+    )
+    rows = session.exec(
+        select(SignUp.workshop_id, SignUp.status, SignUp.access_needs, SignUp.created_at).where(
+            col(SignUp.workshop_id).in_(ids), col(SignUp.status).in_(list(ACTIVE_SIGN_UP))
+        )
+    ).all()
+    for workshop_id, status, access_needs, created_at in rows:
+        card = cards[workshop_id]
+        card.seen_at = seen.get(workshop_id)
+        if status == SignUpStatus.CONFIRMED:
+            card.confirmed += 1
+        else:
+            card.waiting += 1
+        if access_needs:
+            card.access_needs += 1
+        if card.seen_at is None or created_at > card.seen_at:
+            card.new += 1
+    for workshop_id, count in session.exec(
+        select(WorkshopAttendance.workshop_id, func.count())
+        .where(
+            col(WorkshopAttendance.workshop_id).in_(ids),
+            col(WorkshopAttendance.sign_up_id).is_(None),
+        )
+        .group_by(col(WorkshopAttendance.workshop_id))
+    ).all():
+        cards[workshop_id].joined_with_code = int(count)
+    for workshop_id, card in cards.items():
+        card.seen_at = seen.get(workshop_id)
+    return list(cards.values())
+
+
+def mark_seen(session: Session, workshop_id: int, staff_id: int, now: datetime) -> None:
+    """This member of staff has looked at the workshop now."""
+    row = session.exec(
+        select(WorkshopSeen).where(
+            WorkshopSeen.workshop_id == workshop_id, WorkshopSeen.staff_id == staff_id
+        )
+    ).first()
+    row = row or WorkshopSeen(workshop_id=workshop_id, staff_id=staff_id)
+    row.seen_at = now
+    session.add(row)
+    session.flush()
 
 
 def possible_facilitators(session: Session) -> list[StaffUser]:
@@ -279,10 +368,16 @@ class WorkshopForm(FormModel):
     reserved_places: int = Field(default=0, ge=0, le=5000)
     sign_up_opens_at: str | None = None
     sign_up_closes_at: str | None = None
+    pays_travel: list[str] = []
+    today_plan: str | None = Field(default=None, max_length=2000)
+    toilets: str | None = Field(default=None, max_length=300)
+    quiet_space: str | None = Field(default=None, max_length=300)
     facilitators: list[str] = []
     status: Literal["draft", "published"] = "draft"
+    # Ticked to keep a capacity below the places already taken (see `cross_check`).
+    capacity_confirmed: list[str] = []
 
-    multi = ("facilitators",)
+    multi = ("facilitators", "pays_travel", "capacity_confirmed")
     messages = {
         "programme_id": {
             "missing": "Choose which programme the workshop is part of",
@@ -308,6 +403,9 @@ class WorkshopForm(FormModel):
             "invalid": "Capacity must be a whole number from 1 to 5,000",
         },
         "reserved_places": {"invalid": "Reserved places must be a whole number, 0 or more"},
+        "today_plan": {"too_long": "What happens today must be 2,000 characters or fewer"},
+        "toilets": {"too_long": "Where the toilets are must be 300 characters or fewer"},
+        "quiet_space": {"too_long": "Where the quiet space is must be 300 characters or fewer"},
         "status": {"invalid": "Choose draft or published"},
     }
 
@@ -323,25 +421,72 @@ class WorkshopForm(FormModel):
         return value
 
 
-def cross_check(state: FormState[WorkshopForm]) -> None:
-    """Checks between fields, reported beside the field to fix."""
-    form = state.data
-    if form is None:
-        return
-    if form.mode in {"in_person", "both"} and not form.place:
+def cross_check(
+    state: FormState[WorkshopForm],
+    *,
+    now: datetime | None = None,
+    tz: ZoneInfo | None = None,
+    workshop: Workshop | None = None,
+    taken: int = 0,
+) -> bool:
+    """Checks between fields, reported beside the field to fix, all at once: read from what
+    was typed, so they show in the same round as every other problem.
+
+    Refuses a start in the past (for a new workshop, or a changed start), and warns when
+    the capacity falls below the `taken` places of a workshop being changed, unless the
+    person ticked the box to confirm. Returns whether that warning is showing.
+    """
+    values = state.values
+
+    def text(name: str) -> str:
+        value = values.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    mode = text("mode")
+    if mode in {"in_person", "both"} and not text("place"):
         state.add_error("place", "Enter where the workshop is")
-    if form.mode in {"online", "both"} and not form.online_link:
+    if mode in {"online", "both"} and not text("online_link"):
         state.add_error("online_link", "Enter the joining link for the online workshop")
-    if form.reserved_places > form.capacity:
+    capacity, reserved = _whole(text("capacity")), _whole(text("reserved_places") or "0")
+    if capacity is not None and reserved is not None and reserved > capacity:
         state.add_error("reserved_places", "Reserved places can't be more than the capacity")
-    if _norm(form.ends_at) <= _norm(form.starts_at):
+    starts, ends = _local_or_none(text("starts_at")), _local_or_none(text("ends_at"))
+    if starts and ends and ends <= starts:
         state.add_error("ends_at", "The end must be after the start")
-    if (
-        form.sign_up_opens_at
-        and form.sign_up_closes_at
-        and _norm(form.sign_up_closes_at) <= _norm(form.sign_up_opens_at)
-    ):
+    opens, closes = (
+        _local_or_none(text("sign_up_opens_at")),
+        _local_or_none(text("sign_up_closes_at")),
+    )
+    if opens and closes and closes <= opens:
         state.add_error("sign_up_closes_at", "Sign-up must close after it opens")
+    if starts and now is not None and tz is not None:
+        moved = workshop is None or _norm(text("starts_at")) != to_local_value(
+            workshop.starts_at, tz
+        )
+        if moved and starts.replace(tzinfo=tz) <= now:
+            state.add_error(
+                "starts_at", "The start must be in the future. Check the date and the time"
+            )
+    warning = workshop is not None and capacity is not None and taken > capacity
+    if warning and "yes" not in (values.get("capacity_confirmed") or []):
+        state.add_error(
+            "capacity",
+            f"{taken} people already have a place, which is more than {capacity}. They all "
+            "keep their places, but nobody new gets one until there is room. To save it "
+            "anyway, tick the box to confirm",
+        )
+    return warning
+
+
+def _whole(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def _local_or_none(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(_norm(value), LOCAL_FORMAT) if value else None
+    except ValueError:
+        return None
 
 
 def _norm(value: str) -> str:
@@ -422,6 +567,10 @@ def apply_form(
         parse_local(form.sign_up_closes_at, tz) if form.sign_up_closes_at else None
     )
     workshop.status = WorkshopStatus(form.status)
+    workshop.pays_travel = "yes" in form.pays_travel
+    workshop.today_plan = form.today_plan or None
+    workshop.toilets = form.toilets if workshop.is_in_person else None
+    workshop.quiet_space = form.quiet_space if workshop.is_in_person else None
     session.add(workshop)
     session.flush()
     assert workshop.id is not None
@@ -445,6 +594,37 @@ def apply_form(
             status=workshop.status.value,
         )
     return workshop
+
+
+# --- what changed, for the people coming ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arrangements:
+    """When and where: what people coming are told again when it changes."""
+
+    starts_at: datetime
+    ends_at: datetime
+    mode: WorkshopMode
+    place: str | None
+    online_link: str | None
+
+
+def arrangements(workshop: Workshop) -> Arrangements:
+    return Arrangements(
+        workshop.starts_at,
+        workshop.ends_at,
+        WorkshopMode(workshop.mode),
+        workshop.place,
+        workshop.online_link,
+    )
+
+
+def places_taken(session: Session, workshop_id: int) -> int:
+    """Every confirmed place, public or reserved (what a capacity must not fall below)."""
+    return confirmed_count(session, workshop_id) + confirmed_count(
+        session, workshop_id, reserved=True
+    )
 
 
 # --- starting ----------------------------------------------------------------------------
@@ -517,6 +697,10 @@ def form_values(workshop: Workshop, settings: Settings, staff_ids: set[int]) -> 
         "reserved_places": str(workshop.reserved_places),
         "sign_up_opens_at": to_local_value(workshop.sign_up_opens_at, tz),
         "sign_up_closes_at": to_local_value(workshop.sign_up_closes_at, tz),
+        "pays_travel": ["yes"] if workshop.pays_travel else [],
+        "today_plan": workshop.today_plan or "",
+        "toilets": workshop.toilets or "",
+        "quiet_space": workshop.quiet_space or "",
         "facilitators": [str(i) for i in sorted(staff_ids)],
         "status": workshop.status.value if workshop.status != WorkshopStatus.CANCELLED else "",
     }
@@ -536,6 +720,27 @@ def code_window(settings: Settings, workshop: Workshop) -> tuple[datetime, datet
 def code_works_now(settings: Settings, workshop: Workshop, now: datetime) -> bool:
     opens, closes = code_window(settings, workshop)
     return workshop.status == WorkshopStatus.PUBLISHED and opens <= now < closes
+
+
+def code_not_now(session: Session, settings: Settings, code: str, now: datetime) -> str | None:
+    """For a real code used on another day: when it works ("This code works on Sunday 13
+    December from 4pm"), or that it has stopped. None for anything else."""
+    from app.timefmt import date_in_words, other_year, time_in_words
+
+    code = join_codes.normalise_code(code)
+    if len(code) != join_codes.CODE_LENGTH:
+        return None
+    workshop = session.exec(select(Workshop).where(Workshop.join_code == code)).first()
+    if workshop is None or workshop.status != WorkshopStatus.PUBLISHED:
+        return None
+    opens, closes = code_window(settings, workshop)
+    tz = settings.timezone
+    if now < opens:
+        day = date_in_words(opens, tz, year=other_year(opens, now, tz))
+        return f"This code works on {day} from {time_in_words(opens, tz)}. Come back then."
+    if now >= closes:
+        return "This code has stopped working because its workshop has finished."
+    return None
 
 
 def by_code(session: Session, settings: Settings, code: str, now: datetime) -> Workshop | None:

@@ -88,7 +88,7 @@ def test_change_my_details_and_a_parent_is_asked_when_i_say_i_am_under_13(
     page.check("#whose-2")  # My parent or carer's
     page.fill("#contact_email", carer)
     _submit(page, "Save my details")
-    page.wait_for_url(f"{server.url}/me?done=details")
+    page.wait_for_url(f"{server.url}/me")
     assert "Your details are saved" in page.content()
     assert "Hello, Pip Star." in page.content()
     assert "We have emailed your parent or carer" in page.content()
@@ -120,7 +120,7 @@ def test_an_admin_erases_a_former_member_of_staff(server, open_page, javascript)
     )
     check_page(page)
     _submit(page, "Yes, remove their details")
-    assert page.url == f"{server.url}/staff/people?done=erased"
+    assert page.url == f"{server.url}/staff/people"
     assert "Their details have been removed" in page.content()
     assert gone not in page.content() and "Lee Leaver" not in page.content()
     check_page(page)

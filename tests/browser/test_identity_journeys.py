@@ -96,7 +96,7 @@ def test_come_back_by_link_then_my_stuff_consents_download_and_delete(
         page.locator(".card", has_text="Using your words").get_by_role("button").click()
         if javascript:  # one click, swapped in place by HTMX
             check_after_swap(page, "#consents-block .flash", settled_more_than=swaps)
-            assert page.url.startswith(f"{server.url}/me?done=consents")  # no navigation
+            assert page.url.startswith(f"{server.url}/me#consents")  # no navigation
         else:  # a plain form post, then a redirect back
             page.wait_for_load_state()
             check_page(page)

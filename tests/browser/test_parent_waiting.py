@@ -25,7 +25,11 @@ def phone(request: pytest.FixtureRequest) -> Any:
 def test_a_child_waits_kindly_for_their_parent_then_joins(phone: Any, live_server: Any) -> None:
     n = next(_n)
     workshop = new_workshop(
-        live_server, title=f"Young voices {n}", starts_at=utcnow() + timedelta(minutes=5)
+        live_server,
+        title=f"Young voices {n}",
+        starts_at=utcnow() + timedelta(minutes=5),
+        audience="children",
+        age_range="8 to 12",
     )
     from app.models import ConsentPurpose, ConsentState
     from app.services import consent, signups
@@ -45,8 +49,11 @@ def test_a_child_waits_kindly_for_their_parent_then_joins(phone: Any, live_serve
     phone.goto(f"/sign-ups/{token}")
     check_page(phone)
     main = phone.locator("main").inner_text()
-    assert "Your place is kept for you. You can come once your parent or carer says yes." in main
-    press(phone, "Join the room")
+    assert "Your place is kept until your parent or carer says yes" in main
+    assert phone.get_by_role("button", name="Join the room").count() == 0  # not yet (issue 10)
+    with phone.expect_navigation():
+        phone.get_by_role("link", name="What to do now").click()
+    check_page(phone)
     assert phone.locator("h1").inner_text() == (
         "We are waiting for your parent or carer to say yes"
     )

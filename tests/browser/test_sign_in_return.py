@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -41,13 +42,19 @@ def a_facilitator_and_an_attendee(live_server: Any, n: int) -> tuple[str, str]:
 
     email = f"scanner{n}@heard.example.org"
     with live_server.db() as session:
-        workshop = build_workshop(session, utcnow(), title=f"Scanned at the door {n}")
+        # On the day: check-in works only then (issue 10).
+        workshop = build_workshop(
+            session,
+            utcnow(),
+            title=f"Scanned at the door {n}",
+            starts_at=utcnow() + timedelta(minutes=10),
+        )
         session.flush()
         member = staff.create_or_update(session, email, [Role.FACILITATOR])
         session.add(WorkshopFacilitator(workshop_id=workshop.id, staff_id=member.id))
         answers = {
             "display_name": f"Rowan {n}",
-            "age_band": "18_25",
+            "age_band": "16_17",
             "whose": "mine",
             "email": f"rowan{n}@example.org",
             "agree": ["yes"],

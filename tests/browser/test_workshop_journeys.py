@@ -68,7 +68,7 @@ def link_in(email: Any, path: str) -> str:
 def answer_everything(page: Any, *, name: str, email: str) -> None:
     page.get_by_label("What should we call you?").fill(name)
     press(page, "Continue")
-    page.get_by_label("18 to 25").check()
+    page.get_by_label("16 or 17").check()
     press(page, "Continue")
     page.get_by_label("Mine").check()
     page.get_by_label("Email address").fill(email)
@@ -123,12 +123,15 @@ def test_find_a_workshop_sign_up_get_the_email_and_cancel(phone: Any, live_serve
     assert "Sky B" in phone.locator("#answers").inner_text()
 
     press(phone, "Sign up")
-    assert phone.locator(".panel h1").inner_text() == "You have a place"
-    reference = phone.locator(".panel strong").inner_text()
-    assert reference.startswith("W-")
-    assert phone.get_by_role("heading", name="What happens next").count() == 1
+    # The same page whether the address is new or already signed up: the email says which.
+    assert phone.locator("h1").inner_text() == "Check your email"
 
     email = email_to(live_server, address, "You have a place")
+    with phone.expect_navigation():
+        phone.goto(link_in(email, ""))
+    check_page(phone)
+    assert "You have a place" in phone.locator("main").inner_text()
+    assert "W-" in phone.locator("main").inner_text()
     [attachment] = email.attachments
     event = Calendar.from_ical(base64.b64decode(attachment["content_b64"])).walk("VEVENT")[0]
     assert str(event["summary"]) == workshop.title
@@ -152,7 +155,7 @@ def test_the_waiting_list_and_being_promoted(phone: Any, live_server: Any) -> No
     with live_server.db() as session:
         answers = {
             "display_name": "First",
-            "age_band": "18_25",
+            "age_band": "16_17",
             "whose": "mine",
             "email": first,
             "agree": ["yes"],
@@ -166,7 +169,8 @@ def test_the_waiting_list_and_being_promoted(phone: Any, live_server: Any) -> No
     check_page(phone)
     answer_everything(phone, name="Second", email=second)
     press(phone, "Sign up")
-    assert phone.locator(".panel h1").inner_text() == "You are on the waiting list"
+    assert phone.locator("h1").inner_text() == "Check your email"
+    email_to(live_server, second, "waiting list")
 
     cancel = link_in(email_to(live_server, first, "You have a place"), "/cancel")
     phone.goto(cancel)
@@ -223,7 +227,7 @@ def test_join_the_room_from_the_link_in_the_email(phone: Any, live_server: Any) 
     with live_server.db() as session:
         answers = {
             "display_name": f"Jo {n}",
-            "age_band": "18_25",
+            "age_band": "16_17",
             "whose": "mine",
             "email": f"jo{n}@example.org",
             "agree": ["yes"],
@@ -267,7 +271,7 @@ def test_the_facilitator_runs_the_day(phone: Any, live_server: Any) -> None:
     with live_server.db() as session:
         answers = {
             "display_name": f"Alex {n}",
-            "age_band": "18_25",
+            "age_band": "16_17",
             "whose": "mine",
             "email": f"alex{n}@example.org",
             "agree": ["yes"],
@@ -333,6 +337,7 @@ def test_the_facilitator_runs_the_day(phone: Any, live_server: Any) -> None:
     check_page(phone)
     press(phone, "Send email")
     assert phone.title().startswith("Error: ")
+    phone.get_by_label(re.compile(r"^Everyone with a place \(")).check()
     phone.get_by_label("Subject").fill("See you soon")
     phone.get_by_label("Message").fill("Bring a drink.")
     press(phone, "Send email")

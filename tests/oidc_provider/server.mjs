@@ -5,7 +5,7 @@
 // Listens on a free loopback port and prints one JSON line: {"issuer": "http://127.0.0.1:PORT"}.
 // One client is registered for Heard (client id "heard", secret "heard-test-secret").
 // Its built-in login screen (devInteractions) accepts any password; the login name is the
-// account, and the `email` claim is that login name.
+// account, and the `email` claim is that login name (see findAccount for other accounts).
 import Provider from "oidc-provider";
 
 function arg(name, fallback) {
@@ -43,11 +43,16 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: true } },
   pkce: { required: () => true },
   cookies: { keys: ["heard-test-provider-cookie-key-0123456789"] },
+  // A login "tag|name@example.org" is another account (its own `sub`) with that email:
+  // tag "unverified" says email_verified: false, "unchecked" leaves email_verified out.
   async findAccount(ctx, id) {
+    const [tag, email] = id.includes("|") ? id.split("|", 2) : ["", id];
     return {
       accountId: id,
       async claims() {
-        return { sub: id, email: id, email_verified: true, name: id.split("@")[0] };
+        const claims = { sub: id, email, name: email.split("@")[0] };
+        if (tag !== "unchecked") claims.email_verified = tag !== "unverified";
+        return claims;
       },
     };
   },

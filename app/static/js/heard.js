@@ -110,6 +110,30 @@
   document.addEventListener("htmx:responseError", function (event) {
     if (!byItself(event)) announce("Something went wrong. Please try again.");
   });
+  /* A refusal (too many tries, too big, too busy) of something a person sent with HTMX:
+     show the refusal page's own words on the page, as a plain form post does, not only to
+     a screen reader. Only whole pages of Heard's own (they have #main-content). */
+  var refusalShown = false;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var main = document.getElementById("main-content");
+    if (!detail.xhr || detail.xhr.status < 400 || byItself(event) || !main) return;
+    if ((detail.xhr.responseText || "").indexOf('id="main-content"') === -1) return;
+    detail.shouldSwap = true;
+    detail.isError = false;
+    detail.target = main;
+    detail.selectOverride = "#main-content";
+    detail.swapOverride = "outerHTML";
+    refusalShown = true;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!refusalShown) return;
+    refusalShown = false;
+    var main = document.getElementById("main-content");
+    var heading = main && main.querySelector("h1");
+    if (main) main.focus();
+    if (heading) announce(heading.textContent);
+  });
   document.addEventListener("htmx:sendError", function (event) {
     if (!byItself(event)) announce("We could not reach Heard. Check your signal and try again.");
   });

@@ -1,0 +1,327 @@
+"""Live updates for spaces and the moderation queue, made like app/routers/live.py's streams:
+let in exactly as their pages are, one short read at the door, nothing of the database held
+while a stream waits, and polling when live updates are off.
+
+A thread's stream sends only what changed, as out-of-band swaps of single posts (a new post
+is added at the top, a changed one replaced, one no longer shown taken out), so a busy space
+costs each listener one small read and one post's HTML per change, not the whole thread.
+A burst of changes is gathered for a moment and read together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app import events, routing
+from app.db import utcnow
+from app.deps import SessionDep, allow
+from app.models import Space, SpaceMode, Thread
+from app.permissions import MODERATE
+from app.routers.live import GATHER_SECONDS, Door, _reads, _respond, fragment
+from app.routers.spaces import DbId, InSpace, posts_words
+from app.security import csrf_token
+from app.services import moderation_queue, safeguarding, space_views
+from app.services.identity import Identity
+
+router = routing.router()
+T = TypeVar("T")
+
+
+class _Reader:
+    """A stream's reads: one at a time per process (live.py's gate), in a short session."""
+
+    request: Request
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        async with _reads(self.request.app):
+            return await run_in_threadpool(self._in_session, work)
+
+    def _in_session(self, work: Callable[[Session], T]) -> T:
+        with self.request.app.state.open_session(False) as session:
+            return work(session)
+
+
+# --- a thread ------------------------------------------------------------------------------
+
+
+@dataclass
+class ThreadAtOpen:
+    space: Space  # detached
+    thread_id: int
+    participant_id: int
+
+
+def _thread_at_open(thread_id: DbId, member: InSpace, session: SessionDep) -> ThreadAtOpen:
+    """The thread page's own rule (in_space), for its stream."""
+    thread = session.get(Thread, thread_id)
+    if thread is None or thread.space_id != member.space.id:
+        raise HTTPException(status_code=404)
+    if member.problem is not None:
+        raise HTTPException(status_code=403)
+    session.expunge(member.space)
+    return ThreadAtOpen(member.space, thread_id, member.id)
+
+
+@router.get("/live/spaces/{space_id}/threads/{thread_id}")
+async def thread_stream(
+    request: Request,
+    slot: Door,
+    opened: Annotated[ThreadAtOpen, Depends(_thread_at_open)],
+    v: str = "",
+) -> Response:
+    """New posts appear for everyone in the space; a post's author sees it change ("Waiting
+    to be checked" → "Shared")."""
+    stream = ThreadStream(request, opened, shown=v[:32])
+    return _respond(request, slot, stream, ("participant", opened.participant_id))
+
+
+@dataclass
+class Change:
+    kind: str  # add, replace, remove
+    post_id: int
+    view: space_views.PostView | None = None
+    where: str = ""  # for add: the list it goes into
+
+
+class Shared:
+    """What every thread stream of this process needs at the same moment, made once: the
+    posts an event names (read once, not once per listener), and each changed post's HTML
+    (rendered once for everyone who sees it the same way; only the CSRF token differs)."""
+
+    KEEP_SECONDS = 5.0
+    MAX_RENDERS = 5000
+
+    def __init__(self) -> None:
+        self.reads: dict[Any, tuple[float, asyncio.Task[Any]]] = {}
+        self.renders: dict[Any, tuple[str, str]] = {}
+
+    async def read(self, key: Any, load: Callable[[], Awaitable[T]]) -> T:
+        now = asyncio.get_running_loop().time()
+        for old in [k for k, (at, _) in self.reads.items() if now - at > self.KEEP_SECONDS]:
+            del self.reads[old]
+        found = self.reads.get(key)
+        if found is None:
+            found = (now, asyncio.ensure_future(load()))
+            self.reads[key] = found
+        # Shielded: a listener leaving mid-read must not cancel it for the others.
+        result: T = await asyncio.shield(found[1])
+        return result
+
+    def render(self, key: Any, token: str, make: Callable[[], str]) -> str:
+        found = self.renders.get(key)
+        if found is None:
+            if len(self.renders) >= self.MAX_RENDERS:
+                self.renders.clear()
+            found = (make(), token)
+            self.renders[key] = found
+        html, made_with = found
+        return html if made_with == token else html.replace(made_with, token)
+
+
+def shared(app: Any) -> Shared:
+    found: Shared | None = getattr(app.state, "space_streams", None)
+    if found is None:
+        found = app.state.space_streams = Shared()
+    return found
+
+
+class ThreadStream(_Reader):
+    event_name = "thread-update"
+
+    def __init__(self, request: Request, opened: ThreadAtOpen, shown: str) -> None:
+        assert opened.space.id is not None
+        self.request = request
+        self.space = opened.space
+        self.thread_id = opened.thread_id
+        self.viewer = opened.participant_id
+        self.page_version = shown
+        self.topic = safeguarding.space_topic(opened.space.id)
+        self.token = csrf_token(request)
+        self.tops: dict[int, set[int]] = {}  # posts on the page -> their replies on the page
+        self.pending: dict[int, int] = {}  # post id -> its version, from the events
+        self.reload_at: float | None = None
+        self.arrived = 0
+        self.news = ""
+        self.removed = False
+        # The page says "Nobody has posted yet" (it had no posts): taken away with the first.
+        self.placeholder = shown == space_views.version([])
+
+    async def opened(self) -> str | None:
+        views = await self.read(
+            lambda db: space_views.thread_view(db, self.thread_id, self.viewer, utcnow())
+        )
+        self._remember(views)
+        self.news = posts_words(views)
+        if space_views.version(views) == self.page_version:
+            return None
+        # The thread changed between the page and its stream: send it whole, once.
+        return self._whole(views)
+
+    def _remember(self, views: list[space_views.PostView]) -> None:
+        self.tops = {v.post.id or 0: {r.post.id or 0 for r in v.replies} for v in views}
+
+    def on_event(self, happened: events.Event) -> str | None:
+        data = happened.data
+        if self.removed:
+            return None
+        if happened.name == "space.removed" and data.get("participant_id") == self.viewer:
+            self.removed = True
+            self.news = "A moderator has removed you from this discussion"
+            self.tops = {}
+            return self._whole([])
+        if happened.name == "space.post" and data.get("thread_id") == self.thread_id:
+            self.pending[int(data["post_id"])] = int(data.get("version") or 0)
+            if self.reload_at is None:
+                self.reload_at = asyncio.get_running_loop().time() + GATHER_SECONDS
+        return None
+
+    def due(self) -> float | None:
+        if self.reload_at is None:
+            return None
+        return self.reload_at - asyncio.get_running_loop().time()
+
+    async def tick(self) -> str | None:
+        pending, self.pending, self.reload_at = self.pending, {}, None
+        if not pending or self.removed:
+            return None
+        ids = sorted(pending)
+
+        async def load() -> dict[int, space_views.Family | None]:
+            return await self.read(lambda db: space_views.read_families(db, ids))
+
+        # Every listener of this process asks for the same posts at the same versions now.
+        families = await shared(self.request.app).read(frozenset(pending.items()), load)
+        now = utcnow()
+        changes = [
+            change
+            for pid in ids
+            for change in self._change(
+                pid, space_views.seen_by(families[pid], pid, self.viewer, now)
+            )
+        ]
+        return self._incremental(changes) if changes else None
+
+    def _change(self, pid: int, view: space_views.PostView | None) -> list[Change]:
+        on_page = pid in self.tops or any(pid in replies for replies in self.tops.values())
+        if view is None:
+            self.tops.pop(pid, None)
+            for replies in self.tops.values():
+                replies.discard(pid)
+            return [Change("remove", pid)] if on_page else []
+        parent = view.post.parent_id
+        if parent is None:
+            self.tops[pid] = {r.post.id or 0 for r in view.replies}
+            if on_page:
+                return [Change("replace", pid, view)]
+            self.arrived += 0 if view.mine else 1
+            return [Change("add", pid, view, "afterbegin:#posts-list")]
+        if parent not in self.tops:
+            return []  # its post is not on this page: nothing to hang it from
+        self.tops[parent].add(pid)
+        if on_page:
+            return [Change("replace", pid, view)]
+        self.arrived += 0 if view.mine else 1
+        return [Change("add", pid, view, f"beforeend:#replies-{parent}")]
+
+    def _context(self, **more: Any) -> dict[str, Any]:
+        if self.arrived:
+            self.news = f"{self.arrived} new post{'s' if self.arrived != 1 else ''}"
+        drop = self.placeholder and bool(self.tops)
+        self.placeholder = self.placeholder and not self.tops
+        closed = self.space.mode == SpaceMode.CLOSED or self.removed
+        return {
+            "space": self.space,
+            "news": self.news,
+            "drop_placeholder": drop,
+            "closed": closed,
+            **more,
+        }
+
+    def _whole(self, views: list[space_views.PostView]) -> str:
+        context = self._context(full=views)
+        return fragment(self.request, "spaces/_update.html", "thread-news", "update", context)
+
+    def _incremental(self, changes: list[Change]) -> str:
+        context = self._context()
+        cache = shared(self.request.app)
+        news_key = ("news", context["news"], context["drop_placeholder"])
+        parts = [cache.render(news_key, self.token, partial(self._block, "news", context))]
+        for change in changes:
+            view = change.view
+            key = (
+                self.space.id,
+                change.kind,
+                change.post_id,
+                change.where,
+                view.key if view else "",
+                view.mine if view else False,
+                context["closed"],
+            )
+            one = {**context, "change": change}
+            parts.append(cache.render(key, self.token, partial(self._block, "one", one)))
+        return "\n".join(parts)
+
+    def _block(self, block: str, context: dict[str, Any]) -> str:
+        return fragment(self.request, "spaces/_update.html", "thread-news", block, context)
+
+
+# --- the moderation queue ------------------------------------------------------------------
+
+
+Moderator = Annotated[Identity, allow(MODERATE)]
+
+
+@router.get("/live/moderation")
+async def queue_stream(
+    request: Request,
+    slot: Door,
+    who: Moderator,
+    v: str = "",
+) -> Response:
+    """The queue's counts follow new posts, decisions and concerns as they happen."""
+    assert who.staff is not None and who.staff.id is not None
+    stream = QueueStream(request, who, shown=v[:32])
+    return _respond(request, slot, stream, ("staff", who.staff.id))
+
+
+class QueueStream(_Reader):
+    event_name = "queue-counts"
+    follows = frozenset({"moderation.changed", "concern.raised", "concern.changed"})
+
+    def __init__(self, request: Request, who: Identity, shown: str) -> None:
+        self.request = request
+        self.who = who
+        self.shown = shown
+        self.topic = safeguarding.MODERATION_TOPIC
+        self.reload_at: float | None = None
+
+    async def opened(self) -> str | None:
+        return await self.tick()
+
+    def on_event(self, happened: events.Event) -> str | None:
+        if happened.name in self.follows and self.reload_at is None:
+            self.reload_at = asyncio.get_running_loop().time() + GATHER_SECONDS
+        return None
+
+    def due(self) -> float | None:
+        if self.reload_at is None:
+            return None
+        return self.reload_at - asyncio.get_running_loop().time()
+
+    async def tick(self) -> str | None:
+        self.reload_at = None
+        found = await self.read(lambda db: moderation_queue.queue(db, self.who, utcnow()))
+        if found.version == self.shown:
+            return None
+        self.shown = found.version
+        context = {"queue": found}
+        return fragment(self.request, "moderation/queue.html", "queue-counts", "counts", context)
