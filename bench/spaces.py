@@ -402,7 +402,7 @@ async def run_scenario(result: Result, world: World, ports: list[int]) -> None:
             for m, token in enumerate(world.moderator_tokens)
         ),
     )
-    await asyncio.sleep(3)  # the last approvals reach everyone
+    await asyncio.sleep(10)  # the last approvals reach everyone
     arrivals = [listener.arrived for listener in listeners if listener.status == 200]
     result.notes.append(f"{result.approve_presses} presses of 'Share the posts you chose'")
     result.arrivals = arrivals

@@ -9,6 +9,7 @@ import re
 import secrets
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -261,6 +262,7 @@ def test_the_queue_counts_follow_live(app, client, session, clock):
     with stream(client, path) as response:
         frames = Frames(response)
         frames.next("live")
+        time.sleep(0.5)  # its first read (tests share one connection between threads)
         from app.services import spaces
 
         spaces.write(session, app.state.settings, room.space, room.thread, sky, "New one", now)
@@ -418,3 +420,33 @@ def test_two_moderators_acting_on_one_post_at_once_get_one_decision(server):
             assert stored.version == 2
     engine.dispose()
     assert outcomes == list(actions)
+
+
+def test_a_long_queue_shows_the_oldest_first_and_says_how_many(client, session, clock):
+    from app.services import moderation_queue
+
+    room = a_room(session, clock.now)
+    sky = join(session, room, "Sky", clock.now)
+    for n in range(moderation_queue.SHOWN + 5):
+        session.add(
+            Post(
+                space_id=room.space.id,
+                thread_id=room.thread.id,
+                participant_id=sky.id,
+                body=f"waiting post {n}",
+                state=PostState.WAITING,
+                created_at=clock.now + timedelta(seconds=n),
+            )
+        )
+    session.commit()
+    moderator = make_staff(session, Role.MODERATOR)
+    as_staff(client, session, moderator, clock.now)
+    page = client.get("/moderation").text
+    assert f"{moderation_queue.SHOWN + 5} waiting" in page
+    assert f"The oldest {moderation_queue.SHOWN} of {moderation_queue.SHOWN + 5}" in page
+    assert "waiting post 0<" in page and f"waiting post {moderation_queue.SHOWN + 4}<" not in page
+    # Sharing them all at once is one short write.
+    picks = re.findall(r'name="pick" value="(\d+:\d+)"', page)
+    client.post("/moderation/approve", data={"csrf_token": _csrf(page), "pick": picks})
+    page = client.get("/moderation").text
+    assert "5 waiting" in page

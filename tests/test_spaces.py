@@ -684,3 +684,40 @@ def test_a_stream_is_let_in_like_its_page(client, session, clock, settings):
     as_person(client, session, outsider, clock.now)
     with stream(client, path) as response:
         assert response.status_code == 404
+
+
+def test_replies_and_removals_follow_live(client, session, clock, settings):
+    from tests.test_events import Frames, stream
+
+    clock.now = datetime.now(UTC)
+    room = a_room(session, clock.now, mode=SpaceMode.POST_MODERATED, audience="young_adults")
+    sky = join(session, room, "Sky", clock.now)
+    robin = join(session, room, "Robin", clock.now)
+    first = spaces.write(session, settings, room.space, room.thread, sky, "Ask me first", clock.now)
+    session.commit()
+    as_person(client, session, robin, clock.now)
+    page = client.get(room.thread_url).text
+    with stream(client, _stream_path(page)) as response:
+        frames = Frames(response)
+        frames.next("live")
+        time.sleep(0.5)
+        reply = spaces.write(
+            session, settings, room.space, room.thread, sky, "And listen", clock.now, reply_to=first
+        )
+        session.commit()
+        frame = frames.next("thread-update")
+        assert f'hx-swap-oob="beforeend:#replies-{first.id}"' in frame.data
+        assert f'<li id="post-{reply.id}"' in frame.data
+        # Someone else's post that nobody else sees changes nothing here.
+        spaces.write(session, settings, room.space, room.thread, sky, "07700 900123", clock.now)
+        session.commit()
+        # Hidden by a moderator: it goes, with its replies.
+        admin = Identity(staff=room.admin, roles={(Role.ADMIN, None)})
+        found = session.get(Post, first.id)
+        moderation.decide(
+            session, settings, found, room.space, "hide", found.version, admin, clock.now
+        )
+        session.commit()
+        frame = frames.next("thread-update")
+        assert f'<li id="post-{first.id}" hx-swap-oob="delete">' in frame.data
+        assert "07700" not in frame.data

@@ -146,7 +146,8 @@ class ThreadStream(_Reader):
         self.page_version = shown
         self.topic = safeguarding.space_topic(opened.space.id)
         self.token = csrf_token(request)
-        self.tops: dict[int, set[int]] = {}  # posts on the page -> their replies on the page
+        # Every post on the page -> the post it replies to (None: a post, not a reply).
+        self.parent_of: dict[int, int | None] = {}
         self.pending: dict[int, int] = {}  # post id -> its version, from the events
         self.reload_at: float | None = None
         self.arrived = 0
@@ -167,7 +168,9 @@ class ThreadStream(_Reader):
         return self._whole(views)
 
     def _remember(self, views: list[space_views.PostView]) -> None:
-        self.tops = {v.post.id or 0: {r.post.id or 0 for r in v.replies} for v in views}
+        self.parent_of = {}
+        for view in views:
+            self._hang(view)
 
     def on_event(self, happened: events.Event) -> str | None:
         data = happened.data
@@ -176,10 +179,17 @@ class ThreadStream(_Reader):
         if happened.name == "space.removed" and data.get("participant_id") == self.viewer:
             self.removed = True
             self.news = "A moderator has removed you from this discussion"
-            self.tops = {}
+            self.parent_of = {}
             return self._whole([])
         if happened.name == "space.post" and data.get("thread_id") == self.thread_id:
-            self.pending[int(data["post_id"])] = int(data.get("version") or 0)
+            post_id = int(data["post_id"])
+            if not (
+                data.get("shared", True)
+                or data.get("author_id") == self.viewer
+                or self._on_page(post_id)
+            ):
+                return None  # someone else's post that nobody else sees: nothing changes here
+            self.pending[post_id] = int(data.get("version") or 0)
             if self.reload_at is None:
                 self.reload_at = asyncio.get_running_loop().time() + GATHER_SECONDS
         return None
@@ -210,23 +220,34 @@ class ThreadStream(_Reader):
         ]
         return self._incremental(changes) if changes else None
 
+    def _on_page(self, pid: int) -> bool:
+        return pid in self.parent_of
+
+    def _hang(self, view: space_views.PostView) -> None:
+        """Note a post (and its replies) as on the page."""
+        top = view.post.id or 0
+        self.parent_of[top] = None
+        for reply in view.replies:
+            self.parent_of[reply.post.id or 0] = top
+
     def _change(self, pid: int, view: space_views.PostView | None) -> list[Change]:
-        on_page = pid in self.tops or any(pid in replies for replies in self.tops.values())
+        on_page = pid in self.parent_of
         if view is None:
-            self.tops.pop(pid, None)
-            for replies in self.tops.values():
-                replies.discard(pid)
+            if on_page and self.parent_of.pop(pid) is None:
+                # A post taken away takes its replies with it.
+                for child in [c for c, p in self.parent_of.items() if p == pid]:
+                    del self.parent_of[child]
             return [Change("remove", pid)] if on_page else []
         parent = view.post.parent_id
         if parent is None:
-            self.tops[pid] = {r.post.id or 0 for r in view.replies}
+            self._hang(view)
             if on_page:
                 return [Change("replace", pid, view)]
             self.arrived += 0 if view.mine else 1
             return [Change("add", pid, view, "afterbegin:#posts-list")]
-        if parent not in self.tops:
+        if self.parent_of.get(parent, 0) is not None:
             return []  # its post is not on this page: nothing to hang it from
-        self.tops[parent].add(pid)
+        self.parent_of[pid] = parent
         if on_page:
             return [Change("replace", pid, view)]
         self.arrived += 0 if view.mine else 1
@@ -235,8 +256,8 @@ class ThreadStream(_Reader):
     def _context(self, **more: Any) -> dict[str, Any]:
         if self.arrived:
             self.news = f"{self.arrived} new post{'s' if self.arrived != 1 else ''}"
-        drop = self.placeholder and bool(self.tops)
-        self.placeholder = self.placeholder and not self.tops
+        drop = self.placeholder and bool(self.parent_of)
+        self.placeholder = self.placeholder and not self.parent_of
         closed = self.space.mode == SpaceMode.CLOSED or self.removed
         return {
             "space": self.space,

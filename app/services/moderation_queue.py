@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.models import (
@@ -44,10 +45,13 @@ class Queue:
     # Posts with safeguarding leads that this person may not read.
     urgent_elsewhere: int = 0
     alerts: list[tuple[datetime, str]] = field(default_factory=list)
+    # How many are held and waiting in all (each list shows the oldest SHOWN of them).
+    held_total: int = 0
+    waiting_total: int = 0
 
     @property
     def total(self) -> int:
-        return len(self.urgent) + len(self.held) + len(self.reported) + len(self.waiting)
+        return len(self.urgent) + self.held_total + len(self.reported) + self.waiting_total
 
     @property
     def words(self) -> str:
@@ -55,9 +59,9 @@ class Queue:
             return "Nothing to check"
         parts = [
             f"{len(self.urgent)} urgent" if self.urgent else "",
-            f"{len(self.held)} held" if self.held else "",
+            f"{self.held_total} held" if self.held_total else "",
             f"{len(self.reported)} reported" if self.reported else "",
-            f"{len(self.waiting)} waiting" if self.waiting else "",
+            f"{self.waiting_total} waiting" if self.waiting_total else "",
             f"{self.urgent_elsewhere} with a safeguarding lead" if self.urgent_elsewhere else "",
         ]
         return ", ".join(p for p in parts if p) or "Nothing to check"
@@ -74,8 +78,17 @@ class Queue:
             )
             for item in items
         ]
-        parts += [f"e{self.urgent_elsewhere}", f"a{len(self.alerts)}"]
+        parts += [
+            f"e{self.urgent_elsewhere}",
+            f"a{len(self.alerts)}",
+            f"t{self.held_total}.{self.waiting_total}",
+        ]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+# Each list shows the oldest this many: a page a moderator can act on, whatever the backlog
+# (the counts say how many in all).
+SHOWN = 50
 
 
 def queue(session: Session, identity: Identity, now: datetime) -> Queue:
@@ -89,29 +102,39 @@ def queue(session: Session, identity: Identity, now: datetime) -> Queue:
         .order_by(col(Post.created_at), col(Post.id))
     )
     open_reports = _open_reports(session, scope)
-    items: dict[PostState, list[QueueItem]] = {state: [] for state in PostState}
-    wanted = [PostState.CONCERN, PostState.HELD, PostState.WAITING, PostState.HIDDEN]
-    for post, name, title, prompt in session.exec(base.where(col(Post.state).in_(wanted))):
-        items[post.state].append(
+
+    def items(*conditions: Any, limit: int = SHOWN) -> list[QueueItem]:
+        rows = session.exec(base.where(*conditions).limit(limit)).all()
+        return [
             QueueItem(post, name, title, prompt, open_reports.get(post.id or 0, []))
-        )
-    reported = [i for i in items[PostState.HIDDEN] if i.reports]
-    shown_ids = {i.post.id for i in reported}
-    if open_reports:
-        ids = [pid for pid in open_reports if pid not in shown_ids]
-        for post, name, title, prompt in session.exec(
-            base.where(col(Post.id).in_(ids), Post.state == PostState.SHARED)
-        ):
-            reported.append(QueueItem(post, name, title, prompt, open_reports[post.id or 0]))
-    urgent = [i for i in items[PostState.CONCERN] if i.post.decided_at is None or i.reports]
+            for post, name, title, prompt in rows
+        ]
+
+    totals = dict(
+        session.exec(
+            select(Post.state, func.count())
+            .join(Space, col(Space.id) == col(Post.space_id))
+            .where(scope, col(Post.deleted_at).is_(None))
+            .where(col(Post.state).in_([PostState.HELD, PostState.WAITING]))
+            .group_by(col(Post.state))
+        ).all()
+    )
+    reported = items(
+        col(Post.id).in_(list(open_reports)),
+        col(Post.state).in_([PostState.HIDDEN, PostState.SHARED]),
+    )
+    concern = items(Post.state == PostState.CONCERN, limit=500)
+    urgent = [i for i in concern if i.post.decided_at is None or i.reports]
     readable = [i for i in urgent if can_see_concerns(identity, _programme(session, i))]
     return Queue(
         urgent=readable,
-        held=items[PostState.HELD],
+        held=items(Post.state == PostState.HELD),
         reported=reported,
-        waiting=items[PostState.WAITING],
+        waiting=items(Post.state == PostState.WAITING),
         urgent_elsewhere=len(urgent) - len(readable),
         alerts=safeguarding.recent_alerts(session, _workshops_run(session, identity), now),
+        held_total=int(totals.get(PostState.HELD, 0)),
+        waiting_total=int(totals.get(PostState.WAITING, 0)),
     )
 
 

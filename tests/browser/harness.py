@@ -447,7 +447,7 @@ def htmx_settled_count(page: Any) -> int:
     return count
 
 
-def wait_for_htmx(page: Any, *, settled_more_than: int | None = None, timeout: float = 10) -> None:
+def wait_for_htmx(page: Any, *, settled_more_than: int | None = None, timeout: float = 20) -> None:
     """Wait until no HTMX request is in flight and every swap has settled. With
     `settled_more_than`, also wait until at least one more swap than that has settled.
     Survives an HX-Redirect (a navigation part-way)."""
