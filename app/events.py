@@ -49,6 +49,7 @@ CLOSED = "live.closed"  # the broker stopped, or this subscriber fell too far be
 QUEUE_SIZE = 256
 RECONNECT_MAX_SECONDS = 5.0
 FIRST_CONNECT_SECONDS = 3.0
+STOP_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -259,15 +260,16 @@ class Broker:
                 await self._first_try.wait()
 
     async def stop(self) -> None:
+        # Bounded: closing a Redis subscription mid-read can hang in the client library, and a
+        # stopping server (or a test's shutdown) must never wait on it.
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
         self._tasks = []
         if self._redis is not None:
             with contextlib.suppress(Exception):
-                await self._redis.aclose()
+                await asyncio.wait_for(self._redis.aclose(), STOP_SECONDS)
             self._redis = None
         self._signal_all(CLOSED)
         self._topics.clear()
@@ -347,7 +349,7 @@ class Broker:
                 self._down(exc)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await asyncio.wait_for(pubsub.aclose(), STOP_SECONDS)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
