@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.models import Participant, Role, Space, SpaceMode, StaffUser, Thread, Workshop
-from app.services import rooms, spaces
+from app.services import rooms, spaces_staff
 from app.services.identity import Identity
 from tests.conftest import build_workshop
 from tests.factories import make_staff, sign_in
@@ -43,10 +43,10 @@ def a_room(
     place = build_workshop(session, now, **values)
     admin = make_staff(session, Role.ADMIN)
     who = Identity(staff=admin, roles={(Role.ADMIN, None)})
-    space = spaces.open_for_workshop(session, place, who, now)
+    space = spaces_staff.open_for_workshop(session, place, who, now)
     space.mode = mode
     session.add(space)
-    thread = spaces.add_thread(session, space, prompt, who, now)
+    thread = spaces_staff.add_thread(session, space, prompt, who, now)
     session.commit()
     return Room(place, space, thread, admin)
 

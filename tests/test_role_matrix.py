@@ -358,12 +358,12 @@ def _discussion(session, settings, workshop, owner, now) -> SimpleNamespace:
     """The workshop room's space with a question, the owner's shared post (still theirs to
     change), a concern about another of their posts, and a screening word."""
     from app.models import ConcernSource, Post, PostState, ScreenTerm, ScreenTermKind
-    from app.services import safeguarding, spaces
+    from app.services import safeguarding, spaces_staff
     from app.services.identity import Identity
 
     staff = Identity(staff=make_staff(session, Role.ADMIN), roles={(Role.ADMIN, None)})
-    space = spaces.open_for_workshop(session, workshop, staff, now)
-    thread = spaces.add_thread(session, space, "What would help?", staff, now)
+    space = spaces_staff.open_for_workshop(session, workshop, staff, now)
+    thread = spaces_staff.add_thread(session, space, "What would help?", staff, now)
     posts = [
         Post(
             space_id=space.id,

@@ -23,7 +23,7 @@ from app.models import (
     SpaceMode,
     SpaceRemoval,
 )
-from app.services import moderation, space_views, spaces
+from app.services import moderation, space_views, spaces, spaces_staff
 from app.services.identity import Identity
 from tests.conftest import shared_fixture
 from tests.factories import make_participant, make_staff
@@ -99,10 +99,10 @@ def test_a_space_is_pre_moderated_wherever_under_18s_take_part(client, session, 
     assert room.space.mode == SpaceMode.PRE_MODERATED and room.space.under_18s
     admin = Identity(staff=room.admin, roles={(Role.ADMIN, None)})
     with pytest.raises(spaces.SpaceError):
-        spaces.set_mode(session, room.space, "post_moderated", admin)
+        spaces_staff.set_mode(session, room.space, "post_moderated", admin)
     adults = a_room(session, clock.now, audience="parents", title="For parents")
     assert adults.space.mode == SpaceMode.PRE_MODERATED and not adults.space.under_18s
-    spaces.set_mode(session, adults.space, "post_moderated", admin)
+    spaces_staff.set_mode(session, adults.space, "post_moderated", admin)
 
 
 def test_a_phone_number_is_held_with_a_gentle_note(client, session, clock):

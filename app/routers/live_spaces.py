@@ -67,8 +67,7 @@ def _thread_at_open(thread_id: DbId, member: InSpace, session: SessionDep) -> Th
         raise HTTPException(status_code=404)
     if member.problem is not None:
         raise HTTPException(status_code=403)
-    session.expunge(member.space)
-    return ThreadAtOpen(member.space, thread_id, member.id)
+    return ThreadAtOpen(member.space, thread_id, member.id)  # the space is detached already
 
 
 @router.get("/live/spaces/{space_id}/threads/{thread_id}")
@@ -93,28 +92,47 @@ class Change:
 
 
 class Shared:
-    """What every thread stream of this process needs at the same moment, made once: the
-    posts an event names (read once, not once per listener), and each changed post's HTML
-    (rendered once for everyone who sees it the same way; only the CSRF token differs)."""
+    """What every thread stream of this process needs, made once: each post an event names,
+    read once at that version however many listen (and however their bursts of events were
+    gathered), and each changed post's HTML, rendered once for everyone who sees it the same
+    way (only the CSRF token differs)."""
 
-    KEEP_SECONDS = 5.0
+    KEEP_SECONDS = 30.0
     MAX_RENDERS = 5000
 
     def __init__(self) -> None:
-        self.reads: dict[Any, tuple[float, asyncio.Task[Any]]] = {}
+        # post id -> (the version read, its family, when it was read)
+        self.families: dict[int, tuple[int, space_views.Family | None, float]] = {}
+        # post id -> (the version being read, the read)
+        self.reading: dict[int, tuple[int, asyncio.Task[dict[int, Any]]]] = {}
         self.renders: dict[Any, tuple[str, str]] = {}
 
-    async def read(self, key: Any, load: Callable[[], Awaitable[T]]) -> T:
-        now = asyncio.get_running_loop().time()
-        for old in [k for k, (at, _) in self.reads.items() if now - at > self.KEEP_SECONDS]:
-            del self.reads[old]
-        found = self.reads.get(key)
-        if found is None:
-            found = (now, asyncio.ensure_future(load()))
-            self.reads[key] = found
-        # Shielded: a listener leaving mid-read must not cancel it for the others.
-        result: T = await asyncio.shield(found[1])
-        return result
+    async def families_at(
+        self, wanted: dict[int, int], load: Callable[[list[int]], Awaitable[dict[int, Any]]]
+    ) -> dict[int, space_views.Family | None]:
+        """Each wanted post's family, at least at the version wanted (read if not yet)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for old in [k for k, v in self.families.items() if now - v[2] > self.KEEP_SECONDS]:
+            del self.families[old]
+        for done in [k for k, (_, task) in self.reading.items() if task.done()]:
+            del self.reading[done]  # stored by whoever awaited it (or failed: read again)
+        missing = [
+            pid for pid, at in wanted.items() if self.families.get(pid, (-1, None, 0.0))[0] < at
+        ]
+        to_read = [pid for pid in missing if self.reading.get(pid, (-1, None))[0] < wanted[pid]]
+        if to_read:
+            task = asyncio.ensure_future(load(to_read))
+            for pid in to_read:
+                self.reading[pid] = (wanted[pid], task)
+        for task in {self.reading[pid][1] for pid in missing}:
+            # Shielded: a listener leaving mid-read must not cancel it for the others.
+            found = await asyncio.shield(task)
+            for pid, family in found.items():
+                read_at = _version_in(family, pid)
+                if self.families.get(pid, (-1, None, 0.0))[0] <= read_at:
+                    self.families[pid] = (read_at, family, loop.time())
+        return {pid: self.families.get(pid, (0, None, 0.0))[1] for pid in wanted}
 
     def render(self, key: Any, token: str, make: Callable[[], str]) -> str:
         found = self.renders.get(key)
@@ -125,6 +143,13 @@ class Shared:
             self.renders[key] = found
         html, made_with = found
         return html if made_with == token else html.replace(made_with, token)
+
+
+def _version_in(family: space_views.Family | None, post_id: int) -> int:
+    """The version of a post as read (gone: as new as can be, nothing will change it)."""
+    if family is None:
+        return 2**31
+    return next((p.version for p, _ in family.rows if p.id == post_id), 2**31)
 
 
 def shared(app: Any) -> Shared:
@@ -205,11 +230,11 @@ class ThreadStream(_Reader):
             return None
         ids = sorted(pending)
 
-        async def load() -> dict[int, space_views.Family | None]:
-            return await self.read(lambda db: space_views.read_families(db, ids))
+        async def load(some: list[int]) -> dict[int, Any]:
+            return await self.read(lambda db: space_views.read_families(db, some))
 
-        # Every listener of this process asks for the same posts at the same versions now.
-        families = await shared(self.request.app).read(frozenset(pending.items()), load)
+        # Every listener of this process wants the same posts at the same versions now.
+        families = await shared(self.request.app).families_at(pending, load)
         now = utcnow()
         changes = [
             change

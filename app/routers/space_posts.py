@@ -23,6 +23,7 @@ from app.routers.spaces import (
     back,
     cannot,
     own_or_visible,
+    reading,
     thread_of,
 )
 from app.services import space_views, spaces
@@ -84,9 +85,11 @@ def write_reply(
 ) -> Response:
     if (refused := cannot(request, member)) is not None:
         return refused
-    post = _shared(session, member, post_id)
-    thread = thread_of(session, member.space, post.thread_id)
     form = parse_form(PostForm, data)
+    with reading(request) as reader:
+        post = _shared(reader, member, post_id)
+        thread = thread_of(reader, member.space, post.thread_id)
+        screened = spaces.screening(reader, member.space, form.values["body"])
     try:
         reply = spaces.write(
             session,
@@ -97,6 +100,7 @@ def write_reply(
             form.values["body"],
             now,
             reply_to=post,
+            screened=screened,
         )
     except spaces.NotHereError:
         raise HTTPException(status_code=404) from None

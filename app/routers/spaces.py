@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from app import events, routing
 from app.deps import FormDataDep, NowDep, SessionDep, SettingsDep, SignedInParticipant
@@ -59,21 +60,30 @@ class Member:
 
 
 def in_space(
-    space_id: DbId, session: SessionDep, settings: SettingsDep, who: SignedInParticipant
+    request: Request, space_id: DbId, settings: SettingsDep, who: SignedInParticipant
 ) -> Member:
-    """The space, if this participant is in it: anyone else gets "not found"."""
+    """The space, if this participant is in it: anyone else gets "not found". Looked up in a
+    short read of its own, so a post's write (one at a time on SQLite) starts only when the
+    post has been screened."""
     participant = who.participant
     assert participant is not None
-    space = session.get(Space, space_id)
-    if space is None:
-        raise HTTPException(status_code=404)
-    problem = spaces.problem(session, settings, space, participant)
+    with reading(request) as reader:
+        space = reader.get(Space, space_id)
+        if space is None:
+            raise HTTPException(status_code=404)
+        problem = spaces.problem(reader, settings, space, participant)
     if problem == "not_here":
         raise HTTPException(status_code=404)
     return Member(space, participant, problem)
 
 
 InSpace = Annotated[Member, Depends(in_space)]
+
+
+def reading(request: Request) -> Session:
+    """A short read of its own (its rows stay usable, detached, once it closes)."""
+    reader: Session = request.app.state.open_session(False)
+    return reader
 
 
 class PostForm(FormModel):
@@ -237,11 +247,20 @@ def write_post(
 ) -> Response:
     if (refused := cannot(request, member)) is not None:
         return refused
-    thread = thread_of(session, member.space, thread_id)
     form = parse_form(PostForm, data)
+    with reading(request) as reader:
+        thread = thread_of(reader, member.space, thread_id)
+        screened = spaces.screening(reader, member.space, form.values["body"])
     try:
         post = spaces.write(
-            session, settings, member.space, thread, member.participant, form.values["body"], now
+            session,
+            settings,
+            member.space,
+            thread,
+            member.participant,
+            form.values["body"],
+            now,
+            screened=screened,
         )
     except spaces.SpaceError as error:
         form.add_error("body", error.message)

@@ -15,7 +15,7 @@ from app.htmx import redirect
 from app.models import Space, SpaceMode, Workshop
 from app.models.spaces import SPACE_MODE_LABELS
 from app.routers.spaces import DbId, form_id
-from app.services import spaces
+from app.services import spaces, spaces_staff
 from app.services import workshops as workshop_service
 from app.services.identity import Identity
 from app.templating import render
@@ -68,7 +68,7 @@ def open_space(
         who, workshop, workshop_service.facilitator_ids(session, workshop.id or 0)
     ):
         return redirect(request, "/staff/spaces")
-    space = spaces.open_for_workshop(session, workshop, who, now)
+    space = spaces_staff.open_for_workshop(session, workshop, who, now)
     return redirect(request, f"/staff/spaces/{space.id}")
 
 
@@ -115,7 +115,7 @@ def add_thread(
 ) -> Response:
     form = parse_form(ThreadForm, data)
     try:
-        spaces.add_thread(session, space, form.values["prompt"], who, now)
+        spaces_staff.add_thread(session, space, form.values["prompt"], who, now)
     except spaces.SpaceError as error:
         form.add_error("prompt", error.message)
         return _space_page(request, session, space, who, thread_form=form)
@@ -128,7 +128,7 @@ def change_mode(
 ) -> Response:
     form = parse_form(ModeForm, data)
     try:
-        spaces.set_mode(session, space, form.values["mode"], who)
+        spaces_staff.set_mode(session, space, form.values["mode"], who)
     except spaces.SpaceError as error:
         form.add_error("mode", error.message)
         return _space_page(request, session, space, who, mode_form=form)

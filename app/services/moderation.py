@@ -84,20 +84,26 @@ class ModerationError(Exception):
 # --- live updates --------------------------------------------------------------------------
 
 
-def announce(session: Session, post: Post) -> None:
-    """Tell the space's pages and the moderation queues that a post changed (ids only)."""
-    events.record(
-        session,
-        "space.post",
-        topic=safeguarding.space_topic(post.space_id),
-        post_id=post.id,
-        thread_id=post.thread_id,
-        author_id=post.participant_id,
-        version=post.version,
-        # Shared now: everyone's page may change. Otherwise only its author's, and the pages
-        # that show it already (it was shared until now).
-        shared=post.state == PostState.SHARED and post.deleted_at is None,
-    )
+def announce(session: Session, post: Post, *, new: bool = False) -> None:
+    """Tell the space's pages and the moderation queues that a post changed (ids only).
+
+    A new post nobody else sees yet (waiting, held, a concern) changes no one's page but its
+    author's, who is looking at it already: the space hears of it when it is shared.
+    """
+    shared = post.state == PostState.SHARED and post.deleted_at is None
+    if shared or not new:
+        events.record(
+            session,
+            "space.post",
+            topic=safeguarding.space_topic(post.space_id),
+            post_id=post.id,
+            thread_id=post.thread_id,
+            author_id=post.participant_id,
+            version=post.version,
+            # Shared now: everyone's page may change. Otherwise only its author's, and the
+            # pages that show it already (it was shared until now).
+            shared=shared,
+        )
     events.record(
         session, "moderation.changed", topic=safeguarding.MODERATION_TOPIC, space_id=post.space_id
     )

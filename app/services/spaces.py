@@ -36,12 +36,11 @@ from app.services import audit, moderation, rooms, safeguarding, screen_terms
 from app.services import workshops as workshop_service
 from app.services.identity import Identity
 from app.services.space_views import may_change, shown_to
-from app.text.screening import screen
+from app.text.screening import Screening, screen
 
 PERSONAL_DETAILS_NOTE = (
     "Please don't share personal details like phone numbers. A moderator will check your post."
 )
-ADULT_AUDIENCES = {"young_adults", "parents"}
 
 Problem = Literal["not_here", "removed", "take_part", "parent"]
 
@@ -153,16 +152,27 @@ def known_names(session: Session, space: Space) -> list[str]:
     return [name for name in words if name]
 
 
-def _screen_into(
-    session: Session, settings: Settings, space: Space, post: Post, now: datetime
-) -> None:
-    """Screen before anything is visible: a possible disclosure goes to a safeguarding lead;
-    personal details and abuse wait for a moderator; the rest follows the space's mode."""
-    found = screen(
-        post.body,
+def screening(session: Session, space: Space, body: str) -> Screening:
+    """What screening makes of a post's words in this space. It only reads, so a route can
+    run it before its write begins (SQLite has one writer: screening is the slow part)."""
+    return screen(
+        body.strip(),
         known_names=known_names(session, space),
         extra_terms=screen_terms.for_screening(session),
     )
+
+
+def _screen_into(
+    session: Session,
+    settings: Settings,
+    space: Space,
+    post: Post,
+    now: datetime,
+    found: Screening | None = None,
+) -> None:
+    """Screen before anything is visible: a possible disclosure goes to a safeguarding lead;
+    personal details and abuse wait for a moderator; the rest follows the space's mode."""
+    found = found or screening(session, space, post.body)
     post.screen_reasons = [r for r in found.reasons if r != "empty"]
     if found.action == "concern":
         post.state = PostState.CONCERN
@@ -196,8 +206,10 @@ def write(
     now: datetime,
     *,
     reply_to: Post | None = None,
+    screened: Screening | None = None,
 ) -> Post:
-    """A new post (or a reply: one level, so a reply to a reply joins its post)."""
+    """A new post (or a reply: one level, so a reply to a reply joins its post). `screened`:
+    `screening` of exactly these words, if the caller ran it already."""
     assert space.id is not None and thread.id is not None and participant.id is not None
     if space.mode == SpaceMode.CLOSED:
         raise ClosedError
@@ -228,8 +240,8 @@ def write(
         state=PostState.WAITING,
         created_at=now,
     )
-    _screen_into(session, settings, space, post, now)
-    moderation.announce(session, post)
+    _screen_into(session, settings, space, post, now, screened)
+    moderation.announce(session, post, new=True)
     return post
 
 
@@ -366,58 +378,3 @@ def my_report(session: Session, post_id: int, participant_id: int) -> Report | N
     return session.exec(
         select(Report).where(Report.post_id == post_id, Report.participant_id == participant_id)
     ).first()
-
-
-# --- staff: opening spaces and threads -----------------------------------------------------
-
-
-def open_for_workshop(
-    session: Session, workshop: Workshop, actor: Identity, now: datetime
-) -> Space:
-    """The workshop room's space (made once). Pre-moderated from the start, always."""
-    assert workshop.id is not None
-    space = for_workshop(session, workshop.id)
-    if space is not None:
-        return space
-    space = Space(
-        kind=SpaceKind.WORKSHOP,
-        workshop_id=workshop.id,
-        programme_id=workshop.programme_id,
-        title=workshop.title,
-        mode=SpaceMode.PRE_MODERATED,
-        under_18s=workshop.audience not in ADULT_AUDIENCES,
-        created_at=now,
-    )
-    session.add(space)
-    session.flush()
-    audit.record(session, actor, "space.opened", record_type="space", record_id=space.id)
-    return space
-
-
-def add_thread(
-    session: Session, space: Space, prompt: str, actor: Identity, now: datetime
-) -> Thread:
-    prompt = " ".join(prompt.split())
-    if not prompt:
-        raise PostError("Write the question or prompt people will answer")
-    if len(prompt) > 300:
-        raise PostError("The prompt must be 300 characters or fewer")
-    assert space.id is not None
-    thread = Thread(space_id=space.id, prompt=prompt, created_at=now)
-    session.add(thread)
-    session.flush()
-    audit.record(session, actor, "thread.opened", record_type="thread", record_id=thread.id)
-    return thread
-
-
-def set_mode(session: Session, space: Space, mode: str, actor: Identity) -> None:
-    if mode not in SpaceMode._value2member_map_:
-        raise PostError("Choose how posts are checked")
-    if mode == SpaceMode.POST_MODERATED and space.under_18s:
-        raise PostError("Posts must be checked first where anyone under 18 can take part")
-    space.mode = SpaceMode(mode)
-    session.add(space)
-    session.flush()
-    audit.record(
-        session, actor, "space.mode_changed", record_type="space", record_id=space.id, mode=mode
-    )

@@ -20,7 +20,7 @@ import pytest
 
 from app.db import utcnow
 from app.models import Role, Space
-from app.services import spaces
+from app.services import spaces, spaces_staff
 from app.services.identity import Identity
 from tests.browser.harness import check_after_swap, check_page, htmx_settled_count
 from tests.conftest import build_workshop
@@ -70,8 +70,8 @@ def a_room(live_server: Any, *, prompt: str = "What would have made moving home 
         )
         admin = make_staff(session, Role.ADMIN)
         who = Identity(staff=admin, roles={(Role.ADMIN, None)})
-        space = spaces.open_for_workshop(session, workshop, who, utcnow())
-        thread = spaces.add_thread(session, space, prompt, who, utcnow())
+        space = spaces_staff.open_for_workshop(session, workshop, who, utcnow())
+        thread = spaces_staff.add_thread(session, space, prompt, who, utcnow())
         session.flush()
         for row in (workshop, space, thread):
             session.expunge(row)
