@@ -193,7 +193,14 @@ def _values(row: Any) -> dict[str, Any]:
 
 
 def _detached(model: type[T], values: dict[str, Any]) -> T:
-    row = model(**copy.deepcopy(values))
+    # Only containers (a JSON column) need copying: the other values can't be changed in
+    # place, and a deep copy of every value on every request was a visible cost.
+    row = model(
+        **{
+            key: copy.deepcopy(value) if isinstance(value, dict | list) else value
+            for key, value in values.items()
+        }
+    )
     make_transient_to_detached(row)
     return row
 
