@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,14 +211,3 @@ def session_factory(engine: Engine) -> SessionFactory:
         return Session(writer if write else engine, expire_on_commit=False)
 
     return open_session
-
-
-def unit_of_work(open_session: SessionFactory, *, write: bool) -> Iterator[Session]:
-    """One transaction: everything a request does is committed together, or not at all."""
-    with open_session(write) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise

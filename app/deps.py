@@ -57,11 +57,6 @@ async def get_form_data(request: Request) -> FormData:
     return await request.form()
 
 
-async def get_read_cache(request: Request) -> ReadCache:
-    cache: ReadCache = request.app.state.read_cache
-    return cache
-
-
 @dataclass(frozen=True)
 class Page:
     """What a busy page needs, in one dependency: the clock, settings, the read cache and
@@ -90,7 +85,6 @@ async def get_page(request: Request) -> Page:
 
 FormDataDep = Annotated[FormData, Depends(get_form_data)]
 PageDep = Annotated[Page, Depends(get_page)]
-ReadCacheDep = Annotated[ReadCache, Depends(get_read_cache)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 NowDep = Annotated[datetime, Depends(get_now)]
 SessionDep = Annotated[Session, Depends(get_session)]
