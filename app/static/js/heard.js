@@ -317,7 +317,36 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { notice(false); });
-  document.addEventListener("htmx:sseBeforeMessage", function () { streamSwap = true; });
+  /* A copy without the classes htmx adds while swapping (and the empty class it can leave). */
+  function plain(node) {
+    var copy = node.cloneNode(true);
+    var all = [copy].concat(Array.prototype.slice.call(copy.querySelectorAll("[class]")));
+    all.forEach(function (el) {
+      if (!el.hasAttribute || !el.hasAttribute("class")) return;
+      var kept = el.className.split(/\s+/).filter(function (c) { return c && c.indexOf("htmx-") !== 0; });
+      if (kept.length) el.setAttribute("class", kept.join(" ")); else el.removeAttribute("class");
+    });
+    return copy;
+  }
+
+  /* A live fragment that is the same as what is on the page already (the person's own action
+     brought it a moment earlier) is not swapped in: swapping would only move focus, repeat
+     the news and could swallow a tap on a button that is being replaced. */
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    var data = event.detail && event.detail.data;
+    var current = event.target;
+    if (typeof data === "string" && current && current.id && current.isEqualNode) {
+      var incoming = document.createElement("template");
+      incoming.innerHTML = data.trim();
+      var first = incoming.content.firstElementChild;
+      if (first && first.id === current.id && incoming.content.childElementCount === 1 &&
+          plain(first).isEqualNode(plain(current))) {
+        event.preventDefault();
+        return;
+      }
+    }
+    streamSwap = true;
+  });
   document.addEventListener("htmx:sseMessage", function () { streamSwap = false; });
   document.addEventListener("htmx:afterSwap", function (event) {
     var config = event.detail && event.detail.requestConfig;
