@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
+from markupsafe import escape
 
 from app import flash, permissions
 from app.htmx import hx_target, is_htmx
@@ -95,6 +96,8 @@ def render(
     status_code: int = 200,
     fragments: dict[str, str] | None = None,
     same_for_everyone: bool = False,
+    same_within: tuple[Any, ...] | None = None,
+    personal: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render a page; for HTMX, only the block that `fragments` maps its HX-Target to.
 
@@ -104,6 +107,11 @@ def render(
     signed in it is rendered once and shared through the read cache (a whole room opening the
     home page or a workshop page at once). Only the CSRF token differs between them: the page
     is rendered with a stand-in and each copy gets its visitor's own token.
+
+    same_within: the same for every signed-in participant (not staff) in the group this key
+    names, but for the few words in `personal` (each a context value, such as the person's
+    own name): a room of 300 phones opening its page at once renders it once. Each copy gets
+    its own CSRF token and its own personal values, escaped as the template would have.
     """
     identity = getattr(request.state, "identity", ANONYMOUS)
     # A message about what just happened goes on the next whole page (not into a fragment,
@@ -115,7 +123,8 @@ def render(
         flash.forget(request, response)
         return response
     shared = request.app.state.read_cache
-    if same_for_everyone and shared.enabled and identity.web_session is None:
+    group = _sharing(identity, same_for_everyone, same_within)
+    if shared.enabled and group is not None:
         settings = request.app.state.settings
         key = (
             "page",
@@ -125,13 +134,40 @@ def render(
             hx_target(request) if is_htmx(request) else None,
             status_code,
             datetime.now(settings.tz).strftime("%Y%m%d%H%M"),
+            group,
         )
+        values = personal or {}
+        stand_ins = {word: f"{PERSONAL_STAND_IN}{word}." for word in values}
         body = shared.get(
-            key, lambda: _render(request, name, context, status_code, fragments, STAND_IN).body
+            key,
+            lambda: (
+                _render(
+                    request,
+                    name,
+                    {**(context or {}), **stand_ins},
+                    status_code,
+                    fragments,
+                    STAND_IN,
+                ).body
+            ),
         )
-        token = csrf_token(request).encode()
-        return HTMLResponse(body.replace(STAND_IN_BYTES, token), status_code=status_code)
+        body = body.replace(STAND_IN_BYTES, csrf_token(request).encode())
+        for word, value in values.items():
+            body = body.replace(stand_ins[word].encode(), str(escape(value)).encode())
+        return HTMLResponse(body, status_code=status_code)
     return _render(request, name, context, status_code, fragments, csrf_token(request))
+
+
+def _sharing(
+    identity: Any, same_for_everyone: bool, same_within: tuple[Any, ...] | None
+) -> tuple[Any, ...] | None:
+    """Whose copy of a page this one can be: everyone not signed in, or the participants of
+    a group (never staff: their pages show their own menus and timeouts)."""
+    if same_for_everyone and identity.web_session is None:
+        return ("everyone",)
+    if same_within is not None and identity.participant is not None and identity.staff is None:
+        return ("participants", *same_within)
+    return None
 
 
 def _clock(request: Request) -> datetime | None:
@@ -147,6 +183,7 @@ def _clock(request: Request) -> datetime | None:
 # text on a page can imitate it.
 STAND_IN = f"csrf-stand-in-{secrets.token_hex(16)}"
 STAND_IN_BYTES = STAND_IN.encode()
+PERSONAL_STAND_IN = f"personal-stand-in-{secrets.token_hex(16)}-"
 
 
 def _render(

@@ -18,6 +18,7 @@ from app.models import (
 from app.ratelimit import RateLimits
 from app.services import consent, join_codes
 from app.services import workshops as workshop_service
+from tests.conftest import Client
 
 DIDNT_WORK = "That code didn&#39;t work. Check it with your facilitator."
 
@@ -337,3 +338,43 @@ def test_a_borrowed_phone_never_hands_over_the_last_persons_identity(client, ses
     ).all()
     assert len(rows) == 2
     assert "Hello River" in client.get(f"/workshops/{today.slug}/room").text
+
+
+def test_a_room_renders_once_for_everyone_in_it_but_each_phone_gets_its_own_name(
+    app, client, session, today
+):
+    """300 phones open the room at once: it is rendered once and shared through the read
+    cache, with each person's own name (escaped) and own CSRF token put in their copy."""
+    assert join_with(client, today.join_code, name="Sky").status_code == 303
+    first = client.get(f"/workshops/{today.slug}/room")
+    with Client(app, base_url="http://testserver", follow_redirects=False) as other:
+        assert join_with(other, today.join_code, name="<b>Robin</b>").status_code == 303
+        second = other.get(f"/workshops/{today.slug}/room")
+    assert first.status_code == second.status_code == 200
+    assert "Hello Sky." in first.text and "Robin" not in first.text
+    assert "Hello &lt;b&gt;Robin&lt;/b&gt;." in second.text and "<b>Robin" not in second.text
+    token = re.compile(r'name="csrf-token" content="([^"]+)"')
+    mine, theirs = token.search(first.text), token.search(second.text)
+    assert mine and theirs and mine.group(1) != theirs.group(1)
+    assert "stand-in" not in first.text + second.text
+    # The same page but for the name and the token: the second was the first's copy.
+    same = first.text.replace("Sky", "NAME").replace(mine.group(1), "TOKEN")
+    assert same == second.text.replace("&lt;b&gt;Robin&lt;/b&gt;", "NAME").replace(
+        theirs.group(1), "TOKEN"
+    )
+    # It was shared as the copy for this room's participants; staff never get such a copy.
+    assert ("participants", "room", today.id, "soon") in {
+        key[-1] for key in app.state.read_cache._entries if key[0] == "page"
+    }
+    from app.models import Participant, StaffUser, WebSession
+    from app.services.identity import Identity
+    from app.templating import _sharing
+
+    web = WebSession(id="x", expires_at=today.starts_at, created_at=today.starts_at)
+    person, staff = Participant(display_name="Sky"), StaffUser(email="s@example.org", name="S")
+    assert _sharing(Identity(web_session=web, participant=person), False, ("room",))
+    assert (
+        _sharing(Identity(web_session=web, participant=person, staff=staff), False, ("room",))
+        is None
+    )
+    assert _sharing(Identity(web_session=web, participant=person), True, None) is None

@@ -139,6 +139,69 @@ def _closed(workshop: Workshop, session: Any, now: Any) -> bool:
     return not workshop_service.availability(workshop, confirmed, now).can_sign_up
 
 
+# --- the room (before the sign-up steps: a whole room reloads it at once) ------------
+
+
+@router.get("/workshops/{slug}/room", response_class=HTMLResponse)
+async def room(request: Request, slug: str, page: PageDep, who: SignedInParticipant) -> Response:
+    # The page a whole room reloads at once: what it shows is read once a moment per person
+    # (the read cache; any change made through this process shows at once).
+    participant = who.participant
+    assert participant is not None and participant.id is not None
+    found = await page.cache.load(
+        ("room", slug, participant.id), lambda: _room(page.db, page.settings, slug, participant)
+    )
+    if found is None:
+        raise HTTPException(status_code=404)
+    entry, facilitators = found
+    workshop = entry.workshop
+    if entry.problem == "parent":
+        return await run_in_threadpool(
+            _waiting_page, request, page.db, workshop, participant.id, entry.sign_up, None
+        )
+    if entry.problem is not None:
+        # They said stop taking part: joining again (with the code) asks them again.
+        return RedirectResponse("/join", status_code=303)
+    state = rooms.room_state(workshop, page.now)
+    return render(
+        request,
+        "workshops/room.html",
+        {
+            "workshop": workshop,
+            "facilitators": facilitators,
+            "first_names": [rooms.first_name(person.display_name) for person in facilitators],
+            "now": page.now,
+            "house_rules": rooms.HOUSE_RULES,
+            "empty": empty_form,
+            "state": state,
+            "news": rooms.ROOM_NEWS[state],
+            # Its live stream changes the state by itself at the start and end times.
+            "live": events.live_link(
+                request.app,
+                stream=f"/live/workshops/{workshop.slug}/room?state={state}",
+                poll=f"/workshops/{workshop.slug}/room",
+                target="room-status",
+            ),
+        },
+        fragments={"room-status": "status"},
+        # Everyone in the room sees the same page but for their own name.
+        same_within=("room", workshop.id, state),
+        personal={"you": participant.display_name},
+    )
+
+
+def _room(
+    session: Session, settings: Settings, slug: str, participant: Participant
+) -> tuple[rooms.RoomEntry, list[StaffUser]] | None:
+    entry = rooms.room_for(session, settings, slug, participant)
+    if entry is None:
+        return None
+    return entry, workshop_service.facilitators(session, entry.workshop.id or 0)
+
+
+# --- signing up: the steps ---------------------------------------------------------------
+
+
 @router.get("/workshops/{slug}/sign-up")
 def start_sign_up(workshop: PublicWorkshop, _: Anyone) -> Response:
     return RedirectResponse(f"/workshops/{workshop.slug}/sign-up/name", status_code=303)
@@ -483,60 +546,3 @@ def cancel_place(
 ) -> Response:
     signups.cancel(session, settings, sign_up, now)
     return redirect(request, f"/sign-ups/{token}")
-
-
-# --- the room --------------------------------------------------------------------------
-
-
-@router.get("/workshops/{slug}/room", response_class=HTMLResponse)
-async def room(request: Request, slug: str, page: PageDep, who: SignedInParticipant) -> Response:
-    # The page a whole room reloads at once: what it shows is read once a moment per person
-    # (the read cache; any change made through this process shows at once).
-    participant = who.participant
-    assert participant is not None and participant.id is not None
-    found = await page.cache.load(
-        ("room", slug, participant.id), lambda: _room(page.db, page.settings, slug, participant)
-    )
-    if found is None:
-        raise HTTPException(status_code=404)
-    entry, facilitators = found
-    workshop = entry.workshop
-    if entry.problem == "parent":
-        return await run_in_threadpool(
-            _waiting_page, request, page.db, workshop, participant.id, entry.sign_up, None
-        )
-    if entry.problem is not None:
-        # They said stop taking part: joining again (with the code) asks them again.
-        return RedirectResponse("/join", status_code=303)
-    state = rooms.room_state(workshop, page.now)
-    return render(
-        request,
-        "workshops/room.html",
-        {
-            "workshop": workshop,
-            "facilitators": facilitators,
-            "first_names": [rooms.first_name(person.display_name) for person in facilitators],
-            "now": page.now,
-            "house_rules": rooms.HOUSE_RULES,
-            "empty": empty_form,
-            "state": state,
-            "news": rooms.ROOM_NEWS[state],
-            # Its live stream changes the state by itself at the start and end times.
-            "live": events.live_link(
-                request.app,
-                stream=f"/live/workshops/{workshop.slug}/room?state={state}",
-                poll=f"/workshops/{workshop.slug}/room",
-                target="room-status",
-            ),
-        },
-        fragments={"room-status": "status"},
-    )
-
-
-def _room(
-    session: Session, settings: Settings, slug: str, participant: Participant
-) -> tuple[rooms.RoomEntry, list[StaffUser]] | None:
-    entry = rooms.room_for(session, settings, slug, participant)
-    if entry is None:
-        return None
-    return entry, workshop_service.facilitators(session, entry.workshop.id or 0)
