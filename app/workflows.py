@@ -97,6 +97,15 @@ class Workflow:
     def actions_for(self, identity: Identity, obj: Any) -> list[str]:
         return [action for action in self.actions if self.can_do(identity, obj, action)]
 
+    def action_towards(self, obj: Any, target: str) -> str | None:
+        """The action that takes `obj` from where it is to `target` (for a form that offers
+        the state as a choice); None when no declared move does."""
+        here = self.state_of(obj)
+        for action, move in self.actions.items():
+            if move.target == target and here in move.sources:
+                return action
+        return None
+
     def move(
         self,
         db: Session,
@@ -106,8 +115,11 @@ class Workflow:
         *,
         reason: str | None = None,
         proposed_by: int | None = None,
+        **detail: Any,
     ) -> str:
         """Make the move (the caller's unit of work commits it with its audit entry).
+
+        `detail` adds ids and counts to the audit entry (never text about people).
 
         Returns the state it left. Callers that race (two moderators on one post) should
         lock the row first (`with_for_update`) so the second sees the new state.
@@ -129,7 +141,7 @@ class Workflow:
         target: Any = type(current)(move.target) if isinstance(current, Enum) else move.target
         setattr(obj, self.column, target)
         db.add(obj)
-        detail: dict[str, Any] = {"from": before, "to": move.target}
+        detail.update({"from": before, "to": move.target})
         if reason is not None:
             detail["reason"] = reason[:500]
         audit.record(

@@ -15,29 +15,21 @@ from app.htmx import is_htmx, redirect
 from app.models import AgeBand, Participant, Programme, SignUp, Workshop, WorkshopStatus
 from app.models.participants import AGE_BAND_LABELS
 from app.models.workshops import AUDIENCES
+from app.objects import Guard
 from app.services import consent, reserved_places, rooms, signups
 from app.services import workshops as workshop_service
-from app.services.identity import Identity
 from app.services.workshops import WorkshopForm
 from app.templating import render
 
 router = routing.router()
 
 
-def run_workshop(workshop_id: int, session: SessionDep, who: Facilitator) -> Workshop:
-    """The workshop, if this staff member runs it (anyone else gets "not found")."""
-    workshop = session.get(Workshop, workshop_id)
-    if workshop is None:
-        raise HTTPException(status_code=404)
-    if not workshop_service.can_run(
-        who, workshop, workshop_service.facilitator_ids(session, workshop_id)
-    ):
-        # Still "not found" (a 404), with words that help a colleague: ask who runs it.
-        raise HTTPException(status_code=404, detail=workshop_service.RUN_BY_SOMEONE_ELSE)
-    return workshop
-
-
-RunWorkshop = Annotated[Workshop, Depends(run_workshop)]
+# The workshop, if this staff member runs it. Anyone else gets "not found" (a 404), with
+# words that help a colleague: ask who runs it.
+RUN_WORKSHOP = Guard(
+    Workshop, may=workshop_service.may_run, refused=workshop_service.RUN_BY_SOMEONE_ELSE
+)
+RunWorkshop = Annotated[Workshop, RUN_WORKSHOP.dependency("workshop_id", Facilitator)]
 
 
 @router.get("/staff/workshops", response_class=HTMLResponse)
@@ -327,19 +319,13 @@ def check_in(
 
 def _scanned(token: str, session: SessionDep, who: Facilitator) -> tuple[SignUp, Workshop]:
     row = signups.by_check_in_token(session, token)
-    workshop = session.get(Workshop, row.workshop_id) if row else None
-    if row is None or workshop is None:
-        deleted = row is None and signups.link_of_erased_account(session, token)
-        raise HTTPException(status_code=404, detail="account_deleted" if deleted else None)
-    if not _runs(who, session, workshop):
-        raise HTTPException(status_code=404, detail=workshop_service.RUN_BY_SOMEONE_ELSE)
-    return row, workshop
-
-
-def _runs(who: Identity, session: Any, workshop: Workshop) -> bool:
-    return workshop_service.can_run(
-        who, workshop, workshop_service.facilitator_ids(session, workshop.id or 0)
+    if row is None and signups.link_of_erased_account(session, token):
+        raise HTTPException(status_code=404, detail="account_deleted")
+    workshop = RUN_WORKSHOP.check(
+        who, RUN_WORKSHOP.find(session, row.workshop_id) if row is not None else None
     )
+    assert row is not None  # found a workshop, so found its sign-up
+    return row, workshop
 
 
 Scanned = Annotated[tuple[SignUp, Workshop], Depends(_scanned)]

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from sqlalchemy import ColumnElement, func
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, and_, col, or_, select
 
 from app import events, permissions
@@ -39,6 +40,7 @@ from app.models.workshops import (
 )
 from app.services import audit, join_codes
 from app.services.identity import Identity
+from app.workflows import Move, Workflow, WrongState
 
 # --- what people see -------------------------------------------------------------------
 
@@ -191,6 +193,34 @@ RUN_BY_SOMEONE_ELSE = "workshop_run_by_someone_else"
 def can_run(identity: Identity, workshop: Workshop, staff_ids: set[int]) -> bool:
     """Admins run every workshop; a facilitator runs the workshops they are assigned to."""
     return permissions.can_run_workshop(identity, workshop.programme_id, staff_ids)
+
+
+def may_run(identity: Identity, workshop: Workshop) -> bool:
+    """`can_run` as a predicate on the workshop alone (for the object dependency of the staff
+    pages and for the workflow's moves): who is assigned is read through the workshop's own
+    database session, and only when the answer depends on it (never for admins)."""
+    if identity.staff is None or identity.has_role(Role.ADMIN, workshop.programme_id):
+        return can_run(identity, workshop, set())
+    db = object_session(workshop)
+    if not isinstance(db, Session) or workshop.id is None:
+        return False  # deny by default: a workshop that isn't stored has nobody assigned
+    return can_run(identity, workshop, facilitator_ids(db, workshop.id))
+
+
+# The workshop's life: a draft only staff see, published for everyone, or cancelled (for
+# good: a cancelled workshop can't be changed or published again). Creating one chooses
+# draft or published; a later change of status is one of these moves, by its own staff.
+# (Not yet cancelling: `signups.cancel_workshop`, which also tells everyone, still sets the
+# status itself; it is to call `WORKSHOP.move(db, actor, locked, "cancel", ...)` instead.)
+WORKSHOP = Workflow(
+    "workshop",
+    states=tuple(status.value for status in WorkshopStatus),
+    actions={
+        "publish": Move(("draft",), "published", may=may_run),
+        "unpublish": Move(("published",), "draft", may=may_run),
+        "cancel": Move(("draft", "published"), "cancelled", may=may_run),
+    },
+)
 
 
 def facilitator_ids(session: Session, workshop_id: int) -> set[int]:
@@ -547,6 +577,15 @@ def apply_form(
         )
     if workshop.status == WorkshopStatus.CANCELLED:
         raise ValueError("cancelled workshops can't be changed")
+    if creating:
+        workshop.status = WorkshopStatus(form.status)
+    elif form.status != WORKSHOP.state_of(workshop):
+        # Publishing or taking back to draft is a move of the workshop's workflow (checked
+        # against who runs it now, before any field changes; recorded in the audit log).
+        action = WORKSHOP.action_towards(workshop, form.status)
+        if action is None:
+            raise WrongState
+        WORKSHOP.move(session, actor, workshop, action)
     workshop.programme_id = form.programme_id
     workshop.title = form.title
     workshop.description = form.description
@@ -566,7 +605,6 @@ def apply_form(
     workshop.sign_up_closes_at = (
         parse_local(form.sign_up_closes_at, tz) if form.sign_up_closes_at else None
     )
-    workshop.status = WorkshopStatus(form.status)
     workshop.pays_travel = "yes" in form.pays_travel
     workshop.today_plan = form.today_plan or None
     workshop.toilets = form.toilets if workshop.is_in_person else None
