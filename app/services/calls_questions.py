@@ -13,10 +13,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator
 
-from app.forms import FormModel, FormState
+from app.forms import FormModel, FormState, valid_email
 from app.journeys import Answers, Step, Validator
 from app.models import Call, Question, QuestionKind
-from app.services.signups import valid_email
 
 SHORT_TEXT_MAX = 200
 LONG_TEXT_MAX = 2000

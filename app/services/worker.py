@@ -10,7 +10,6 @@ when it sent mail or ran the jobs (so at least once a minute), at debug when it 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -28,17 +27,8 @@ from app.services import jobs, outbox
 log = logging.getLogger("heard.worker")
 
 
-def setting(settings: Settings, name: str, default: float) -> float:
-    """A number of seconds from Settings, or from HEARD_<NAME> until Settings declares it."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(f"HEARD_{name.upper()}")
-    return default if value is None else float(value)
-
-
 def lease(settings: Settings) -> timedelta:
-    default = outbox.CLAIM_LEASE.total_seconds()
-    return timedelta(seconds=setting(settings, "outbox_lease_seconds", default))
+    return timedelta(seconds=settings.outbox_lease_seconds)
 
 
 @dataclass
@@ -129,7 +119,7 @@ def run(settings: Settings, *, once: bool = False) -> None:
     """The worker's loop (`once`: a single round, then exit, for tests and scripts)."""
     configure_logging()
     jobs.load()
-    every = max(setting(settings, "worker_outbox_seconds", 5.0), 0.05)
+    every = max(settings.worker_outbox_seconds, 0.05)
     stop = StopSignal()
     stop.install()
     # Its share of HEARD_DATABASE_MAX_CONNECTIONS (it uses one at a time).
