@@ -36,11 +36,26 @@ def writes(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
+def token_is_the_key(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a POST whose only key is the secret token in its own address, so it gets no CSRF
+    check: one-click unsubscribe (RFC 8058), which mail programs post from their own servers
+    with no cookie and so no CSRF token. It needs none: CSRF tricks a browser into using
+    rights it already holds, and here the right is the token, which a forger would have to
+    know already. Only for actions that are safe for whoever holds the link (stopping
+    emails). Every such route is listed in tests/test_security.py (CSRF_EXEMPT)."""
+    endpoint.token_is_the_key = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 class HeardRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {m.upper() for m in (kwargs.get("methods") or ["GET"])}
         self.writes = bool(methods - SAFE_METHODS or getattr(endpoint, "writes", False))
-        if methods - SAFE_METHODS:
+        exempt = bool(getattr(endpoint, "token_is_the_key", False))
+        if exempt and "{token}" not in path:
+            raise ValueError(f"{path}: token_is_the_key needs a {{token}} in the address")
+        self.checks_csrf = bool(methods - SAFE_METHODS) and not exempt
+        if self.checks_csrf:
             kwargs["dependencies"] = [Depends(csrf_protect), *(kwargs.get("dependencies") or [])]
         super().__init__(path, endpoint, **kwargs)
 

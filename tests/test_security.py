@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
+from app import routing
 from app.config import Settings
 from app.main import create_app
 from app.models import Role
-from app.security import CSP
+from app.routing import HeardRoute
+from app.security import CSP, SAFE_METHODS, csrf_protect
 from tests.factories import make_staff, sign_in
 
 
@@ -102,6 +106,45 @@ def test_htmx_sends_the_token_as_a_header(client):
     )
     assert response.status_code == 204
     assert response.headers["HX-Redirect"].startswith("/contact/sent?reference=C-")
+
+
+# Writes that take no CSRF token, each marked `@routing.token_is_the_key`: the secret token
+# in the address is the key. A new one fails the test below until it is listed here.
+CSRF_EXEMPT = {("POST", "/unsubscribe/{token}")}
+
+
+def _heard_routes(app) -> list[HeardRoute]:
+    """Every route, out of the routers included whole (older FastAPI copied them onto the app)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        found = list(app.routes)
+    else:
+        found = [rc.original_route for rc in iter_route_contexts(app.routes)]
+    return [route for route in found if isinstance(route, HeardRoute)]
+
+
+def test_every_write_checks_csrf_but_the_declared_few(app, client):
+    routes = _heard_routes(app)
+    assert len(routes) > 40  # the walk found the routes (it once found none, and passed)
+    client.get("/")  # a browser with a cookie, but a request with no CSRF token
+    exempt = set()
+    for route in routes:
+        checked = any(d.call is csrf_protect for d in route.dependant.dependencies)
+        assert checked == route.checks_csrf, route.path
+        for method in sorted(route.methods - SAFE_METHODS):
+            path = re.sub(r"\{[^}]+\}", "1", route.path)
+            refused = client.request(method, path).status_code == 403
+            assert refused == checked, f"{method} {route.path}: {refused=}, {checked=}"
+            if not checked:
+                assert getattr(route.endpoint, "token_is_the_key", False), route.path
+                exempt.add((method, route.path))
+    assert exempt == CSRF_EXEMPT
+
+
+def test_a_token_route_must_have_a_token_in_its_address():
+    with pytest.raises(ValueError, match="token_is_the_key"):
+        routing.router().post("/contact")(routing.token_is_the_key(lambda: None))
 
 
 def test_not_found_page_is_friendly_and_leaks_nothing(client):
