@@ -1,5 +1,6 @@
 """Journeys: step-by-step forms with a server-side draft, check your answers, and a
-repeat-submit token. Written once; calls use it now, sign-ups and applications will.
+repeat-submit token. Written once; calls and applications to a round use it (and their pages
+are written once too, in app/journey_pages.py).
 
 - Steps are declared once: a name (its address), a form (the field spec, app/forms.py) and
   an optional validator for rules beyond the fields (a required answer, a choice that must be

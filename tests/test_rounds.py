@@ -4,20 +4,16 @@ blind review, decisions and outcome emails, withdrawing, hostile input and perso
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, col, delete, select
 
-from app.deps import get_now
 from app.journeys import JourneyDraft
-from app.main import create_app
 from app.models import (
     Application,
     ApplicationStatus,
@@ -31,13 +27,23 @@ from app.models import (
     RoundQuestion,
     RoundStatus,
 )
-from app.ratelimit import RateLimits
 from app.services import my_data, retention
-from tests.conftest import Client, shared_fixture
+from tests.conftest import Client
 from tests.factories import make_participant, make_staff, sign_in
+from tests.journey_helpers import (
+    LONDON,
+    SECOND,
+    answer,
+    answer_each,
+    committing_app,
+    emails_to,
+    hostile_inputs,
+    inert,
+    resume_link,
+    submit_token,
+)
+from tests.journey_helpers import send as send_with
 
-LONDON = ZoneInfo("Europe/London")
-SECOND = timedelta(seconds=1)
 QUESTIONS = [
     {"text": "Why do you want to join?", "kind": QuestionKind.LONG_TEXT, "max_chars": 200},
     {"text": "Which school do you go to?", "kind": QuestionKind.SHORT_TEXT, "identifying": True},
@@ -89,39 +95,17 @@ def round_(session, clock) -> Round:
     return build_round(session, clock.now)
 
 
-def answer(client: Client, round_: Round, step: str, data: dict[str, Any], query: str = ""):
-    return client.submit(f"/rounds/{round_.slug}/apply/{step}{query}", data, page="/")
-
-
 def answer_all(client: Client, round_: Round, **changes: dict[str, Any]) -> None:
-    for step, data in {**ANSWERS, **changes}.items():
-        response = answer(client, round_, step, data)
-        assert response.status_code == 303, (step, response.text[:3000])
-
-
-def send_token(client: Client, round_: Round) -> str:
-    page = client.get(f"/rounds/{round_.slug}/send")
-    assert page.status_code == 200, page.headers
-    return re.search(r'name="submit_token" value="([^"]*)"', page.text).group(1)
+    answer_each(client, round_, {**ANSWERS, **changes})
 
 
 def send(client: Client, round_: Round, token: str | None = None, **ticks: str):
-    token = token or send_token(client, round_)
-    data = {"submit_token": token, "declaration": "yes", "consent": "yes", **ticks}
-    return client.submit(f"/rounds/{round_.slug}/send", data, page="/"), token
+    return send_with(client, round_, {"declaration": "yes", "consent": "yes", **ticks}, token)
 
 
 def applications(session: Session, round_: Round) -> list[Application]:
     session.expire_all()
     return list(session.exec(select(Application).where(Application.round_id == round_.id)))
-
-
-def emails_to(session: Session, address: str, part: str = "") -> list[OutboxEmail]:
-    return [
-        e
-        for e in session.exec(select(OutboxEmail).where(OutboxEmail.to_address == address))
-        if part in e.subject
-    ]
 
 
 def apply(
@@ -192,7 +176,7 @@ def test_apply_from_start_to_receipt(client, session, round_, clock):
 
 def test_declaration_and_consent_are_separate_and_both_needed(client, session, round_):
     answer_all(client, round_)
-    token = send_token(client, round_)
+    token = submit_token(client, round_)
     page = client.submit(f"/rounds/{round_.slug}/send", {"submit_token": token}, page="/")
     assert page.status_code == 200 and "<title>Error:" in page.text
     assert "Tick the box to say your answers are true" in page.text
@@ -237,9 +221,7 @@ def real_app(engine, settings, clock):
     patient = settings.model_copy(
         update={"request_queue_seconds": 120.0, "form_rate_per_ip": "1000/minute"}
     )
-    app = create_app(patient, engine=engine)
-    app.state.rate_limits = RateLimits(None)
-    app.dependency_overrides[get_now] = clock
+    app = committing_app(patient, engine, clock)
     with Session(engine, expire_on_commit=False) as db:
         made = build_round(db, clock.now)
         db.expunge(made)
@@ -263,7 +245,7 @@ def test_thirty_applicants_at_closing_minus_half_a_second_and_a_double_tap(real_
             room.cookies.clear()
             about = {**ANSWERS["about-you"], "email": f"applicant{i}@example.org"}
             answer_all(room, made, **{"about-you": about})
-            token, csrf = send_token(room, made), room.csrf("/")
+            token, csrf = submit_token(room, made), room.csrf("/")
             cookie = "; ".join(f"{name}={value}" for name, value in room.cookies.items())
             ready.append((cookie, token, csrf))
         room.cookies.clear()
@@ -323,7 +305,7 @@ def test_the_deadline_to_the_second(client, session, clock, closes, label, who, 
         role = Role.ADMIN if who == "admin" else Role.REVIEWER
         sign_in(client, session, staff=make_staff(session, role), now=clock.now)
     answer_all(client, made)
-    token = send_token(client, made)
+    token = submit_token(client, made)
     clock.now = closes_at + offset
     response, _ = send(client, made, token)
     if accepted:
@@ -354,20 +336,13 @@ def test_not_open_yet_and_closed_by_staff_take_no_applications(client, session, 
 # --- save and come back, late drafts, extensions, the closing time ------------------------------
 
 
-def link_in(session: Session, address: str, part: str) -> str:
-    email = sorted(emails_to(session, address, part), key=lambda e: e.id)[-1]
-    found = re.search(r"http://testserver(/rounds/[^\s]+/resume\?token=[\w-]+)", email.body_text)
-    assert found, email.body_text
-    return found.group(1)
-
-
 def test_save_and_come_back_on_another_phone(client, app, session, round_, clock):
     answer(client, round_, "q1", {"answer": "To help"})
     response = answer(client, round_, "q2", {"answer": "Hilltop", "action": "save"})
     assert response.headers["location"] == f"/rounds/{round_.slug}/save"
     sent = client.submit(f"/rounds/{round_.slug}/save", {"email": "mum@example.org"}, page="/")
     assert sent.status_code == 303
-    link = link_in(session, "mum@example.org", "saved")
+    link = resume_link(session, round_, "mum@example.org")
     with Client(app, base_url="http://testserver", follow_redirects=False) as other:
         assert "Carry on" in other.get(link).text
         used = other.submit(link.split("?")[0], {"token": link.split("=")[1]}, page="/")
@@ -378,7 +353,7 @@ def test_save_and_come_back_on_another_phone(client, app, session, round_, clock
 
 def test_staff_see_late_drafts_and_give_one_person_more_time(client, app, session, round_, clock):
     answer_all(client, round_)
-    token = send_token(client, round_)
+    token = submit_token(client, round_)
     clock.now = round_.closes_at + timedelta(hours=1)
     refused, _ = send(client, round_, token)
     assert refused.status_code == 200 and applications(session, round_) == []
@@ -391,7 +366,7 @@ def test_staff_see_late_drafts_and_give_one_person_more_time(client, app, sessio
             f"/staff/rounds/{round_.id}/extension", {"draft_id": draft_id}, page="/"
         )
         assert granted.status_code == 303
-    link = link_in(session, "sky@example.org", "More time")
+    link = resume_link(session, round_, "sky@example.org", "More time")
     assert "Carry on" in client.get(link).text
     client.submit(link.split("?")[0], {"token": link.split("=")[1]}, page="/")
     assert "We gave you more time" in client.get(f"/rounds/{round_.slug}").text
@@ -574,48 +549,36 @@ def test_reviewers_can_not_run_rounds_and_participants_can_not_review(
 # --- hostile input, personal data, retention ----------------------------------------------------
 
 
-def hostile_inputs() -> list[str]:
-    return json.loads(shared_fixture("hostile_inputs.json").read_text())["inputs"]
-
-
-def _inert(response) -> None:
-    assert response.status_code in {200, 303, 400, 404, 413}, response.status_code
-    text = response.text
-    assert "<script>alert(1)</script>" not in text
-    assert "onerror=alert(1)>" not in text and "<svg/onload" not in text
-    assert '<div hx-get="/admin"' not in text
-
-
 def test_hostile_input_in_every_field_is_never_a_500(client, app, session, round_, clock):
     base = f"/rounds/{round_.slug}"
     admin = make_staff(session, Role.ADMIN)
     for value in hostile_inputs():
         app.state.rate_limits.reset()
         for step in ("q1", "q2", "q3", "adjustments"):
-            _inert(client.submit_raw(f"{base}/apply/{step}", {"answer": value}, page="/"))
+            inert(client.submit_raw(f"{base}/apply/{step}", {"answer": value}, page="/"))
         about = {"name": value, "email": value, "age": value}
-        _inert(client.submit_raw(f"{base}/apply/about-you", about, page="/"))
+        inert(client.submit_raw(f"{base}/apply/about-you", about, page="/"))
         data = {"submit_token": value, "declaration": value, "consent": value}
-        _inert(client.submit_raw(f"{base}/send", data, page="/"))
-        _inert(client.submit_raw(f"{base}/save", {"email": value}, page="/"))
-        _inert(client.submit_raw(f"{base}/resume", {"token": value}, page="/"))
+        inert(client.submit_raw(f"{base}/send", data, page="/"))
+        inert(client.submit_raw(f"{base}/save", {"email": value}, page="/"))
+        inert(client.submit_raw(f"{base}/resume", {"token": value}, page="/"))
     apply(client, round_)
     number = applications(session, round_)[0].number
     sign_in(client, session, staff=admin, now=clock.now)
     for value in hostile_inputs():
         staff = f"/staff/rounds/{round_.id}"
         scores = {"score-0": value, "score-1": value, "comment": value}
-        _inert(client.submit_raw(f"{staff}/review/{number}", scores, page="/"))
+        inert(client.submit_raw(f"{staff}/review/{number}", scores, page="/"))
         decision = {"outcome": value, "reason": value}
-        _inert(client.submit_raw(f"{staff}/review/{number}/decision", decision, page="/"))
+        inert(client.submit_raw(f"{staff}/review/{number}/decision", decision, page="/"))
         page = value[:200].encode("utf-8", "replace").decode()
-        _inert(client.get(f"{staff}/review", params={"page": page}))
-        _inert(
+        inert(client.get(f"{staff}/review", params={"page": page}))
+        inert(
             client.submit_raw(f"{staff}/closing", {"closes_at": value, "confirm": value}, page="/")
         )
-        _inert(client.submit_raw(f"{staff}/extension", {"draft_id": value}, page="/"))
-        _inert(client.submit_raw(f"{staff}/questions", {"text": value, "kind": value}, page="/"))
-        _inert(client.submit_raw(f"{staff}/templates", {"template-offer": value}, page="/"))
+        inert(client.submit_raw(f"{staff}/extension", {"draft_id": value}, page="/"))
+        inert(client.submit_raw(f"{staff}/questions", {"text": value, "kind": value}, page="/"))
+        inert(client.submit_raw(f"{staff}/templates", {"template-offer": value}, page="/"))
     # Within its limit, hostile text is kept exactly and shown inert.
     kept = answer(client, round_, "q2", {"answer": "<script>alert(1)</script>"})
     assert kept.status_code == 303

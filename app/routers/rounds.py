@@ -4,26 +4,21 @@ your answers, the declaration, send; then the applicant's own page (see, withdra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from app import journeys, routing
-from app.config import Settings
+from app import journey_pages, routing
 from app.deps import Anyone, FormDataDep, NowDep, SessionDep, SettingsDep
-from app.forms import FormState, empty_form, parse_form
+from app.forms import FormState
 from app.htmx import redirect
-from app.journeys import JourneyDraft
+from app.journey_pages import JourneyVisit
+from app.journeys import Answers, Journey, JourneyDraft
 from app.models import Application, Round
-from app.ratelimit import client_key, email_key
-from app.security import browser_token
 from app.services import rounds
-from app.services.calls_questions import SaveLinkForm, limit, options
-from app.services.identity import Identity
+from app.services.calls_questions import limit, options
 from app.services.rounds import RoundJourney
 from app.services.rounds_forms import (
     ABOUT_YOU,
@@ -39,31 +34,64 @@ router = routing.router()
 
 
 @dataclass
-class Visit:
-    request: Request
+class Visit(JourneyVisit):
     rj: RoundJourney
-    db: Session
-    settings: Settings
-    now: datetime
-    who: Identity
+
+    noun = "round"
+    steps_at = "apply"
+    about_you = ABOUT_YOU
+    send_form = DeclarationForm
+    send_button = "Send my application"
+    closed_error = rounds.ClosedError
+    not_answered_error = rounds.NotAnsweredError
 
     @property
-    def owner(self) -> str:
-        return rounds.owner(self.settings, browser_token(self.request), self.who)
+    def journey(self) -> Journey:
+        return self.rj.journey
 
     @property
-    def change(self) -> bool:
-        return bool(self.request.query_params.get("change"))
+    def subject(self) -> Round:
+        return self.rj.round
 
-    def draft(self) -> JourneyDraft | None:
-        return rounds.draft(self.db, self.rj, self.owner)
+    @property
+    def home(self) -> str:
+        return f"/rounds/{self.rj.round.slug}"
 
-    def url(self, path: str = "", *, change: bool = False) -> str:
-        return f"/rounds/{self.rj.round.slug}{path}{'?change=1' if change else ''}"
-
-    def timing(self, row: JourneyDraft | None = None) -> rounds.Timing:
-        extension = rounds.extension_for(self.db, row)
+    def timing(self, draft: JourneyDraft | None = None) -> rounds.Timing:
+        extension = rounds.extension_for(self.db, draft)
         return rounds.timing(self.rj.round, self.now, self.settings.timezone, extension)
+
+    def step_context(self, step: str) -> dict[str, Any]:
+        question = self.rj.question_for(step)
+        return {
+            "step": step,
+            "question": question,
+            "words": question.text if question else self.journey.step(step).title,  # type: ignore[union-attr]
+            "options": options(question) if question else [],
+            "limit": limit(question) if question else ADJUSTMENTS_MAX,
+        }
+
+    def check_context(self, answers: Answers) -> dict[str, Any]:
+        return {"rows": rounds.answer_rows(self.rj, answers)}
+
+    def send_context(self) -> dict[str, Any]:
+        return {"declaration": DECLARATION, "consent": CONSENT}
+
+    def ready_to_send(self, form: FormState[Any], token: str) -> bool:
+        done = rounds.by_submit_token(self.db, token)
+        if done is not None and done.round_id == self.rj.round.id:
+            return True  # sent already: sending again finds the same application
+        check_declaration(form)
+        return form.ok
+
+    def submit(self, draft: JourneyDraft | None, form: FormState[Any], token: str) -> None:
+        rounds.send(self.db, self.settings, self.rj, draft, token, self.now, self.who)
+
+    def refusal(self) -> str:
+        return rounds.refusal(self.rj.round, self.now, self.settings.timezone)
+
+    def send_resume_link(self, draft: JourneyDraft, email: str) -> None:
+        rounds.send_resume_link(self.db, self.settings, self.rj, draft, email, self.now)
 
 
 def visit(
@@ -72,7 +100,7 @@ def visit(
     found = rounds.find_round(db, slug, who)
     if found is None:
         raise HTTPException(status_code=404)
-    return Visit(request, found, db, settings, now, who)
+    return Visit(request, db, settings, now, who, found)
 
 
 RoundVisit = Annotated[Visit, Depends(visit)]
@@ -86,142 +114,39 @@ def round_page(v: RoundVisit) -> HTMLResponse:
         "timing": v.timing(row),
         "draft": row,
         "questions": [q.text for q in v.rj.questions],
-        "first": v.url(f"/apply/{v.rj.journey.names[0]}"),
+        "first": v.step_url(v.journey.names[0]),
         "carry_on": v.url("/check"),
         "may_review": rounds.may_review(v.who),
     }
     return render(v.request, "rounds/start.html", context)
 
 
-def _step_page(v: Visit, step: str, form: FormState[Any]) -> HTMLResponse:
-    question = v.rj.question_for(step)
-    previous = v.rj.journey.previous_name(step)
-    back = v.url("/check") if v.change else v.url(f"/apply/{previous}" if previous else "")
-    context = {
-        "round": v.rj.round,
-        "step": step,
-        "question": question,
-        "words": question.text if question else v.rj.journey.step(step).title,  # type: ignore[union-attr]
-        "position": v.rj.journey.position(step),
-        "form": form,
-        "options": options(question) if question else [],
-        "limit": limit(question) if question else ADJUSTMENTS_MAX,
-        "back_url": back,
-        "action": v.url(f"/apply/{step}", change=v.change),
-    }
-    return render(v.request, "rounds/step.html", context)
+# --- one question a page, check your answers, send (app/journey_pages.py) ---------------
 
 
 @router.get("/rounds/{slug}/apply/{step}", response_class=HTMLResponse)
 def question_page(v: RoundVisit, step: str) -> Response:
-    found = v.rj.journey.step(step)
-    if found is None:
-        raise HTTPException(status_code=404)
-    row = v.draft()
-    if not v.timing(row).accepting:
-        return RedirectResponse(v.url(), status_code=303)
-    return _step_page(v, step, v.rj.journey.form_for(found, journeys.answers_of(row)))
+    return journey_pages.question_page(v, step)
 
 
 @router.post("/rounds/{slug}/apply/{step}", response_class=HTMLResponse)
 def answer_question(v: RoundVisit, step: str, data: FormDataDep) -> Response:
-    found = v.rj.journey.step(step)
-    if found is None:
-        raise HTTPException(status_code=404)
-    row = v.draft()
-    answers = journeys.answers_of(row)
-    state = v.rj.journey.parse(found, data, answers)
-    saving = data.get("action") == "save"
-    if saving and journeys.nothing_typed(state):
-        return redirect(v.request, v.url("/save"))
-    if not state.ok:
-        return _step_page(v, step, state)
-    # Kept whatever the time: after the closing time the round page says so, answers kept.
-    participant_id = v.who.participant.id if v.who.participant else None
-    row = journeys.save(
-        v.db, rounds.journey_name(v.rj.round), v.owner, step, state, v.now, participant_id
-    )
-    if not v.timing(row).accepting:
-        return redirect(v.request, v.url())
-    if saving:
-        return redirect(v.request, v.url("/save"))
-    answers[step] = dict(state.values)
-    following = v.rj.journey.after(step, answers, change=v.change)
-    if following == journeys.CHECK:
-        return redirect(v.request, v.url("/check"))
-    return redirect(v.request, v.url(f"/apply/{following}", change=v.change))
-
-
-def _check_page(v: Visit, row: JourneyDraft | None, problem: str | None = None) -> HTMLResponse:
-    answers = journeys.answers_of(row)
-    context = {
-        "round": v.rj.round,
-        "rows": rounds.answer_rows(v.rj, answers),
-        "timing": v.timing(row),
-        "complete": v.rj.journey.first_unanswered(answers) is None,
-        "problem": problem,
-        "send_url": v.url("/send"),
-    }
-    return render(v.request, "rounds/check.html", context)
+    return journey_pages.answer_question(v, step, data)
 
 
 @router.get("/rounds/{slug}/check", response_class=HTMLResponse)
 def check_answers(v: RoundVisit) -> Response:
-    row = v.draft()
-    if row is None:
-        return RedirectResponse(v.url(), status_code=303)
-    missing = v.rj.journey.first_unanswered(journeys.answers_of(row))
-    if missing and v.timing(row).accepting:
-        return RedirectResponse(v.url(f"/apply/{missing}"), status_code=303)
-    return _check_page(v, row)
-
-
-def _send_page(v: Visit, form: FormState[Any], problem: str | None = None) -> HTMLResponse:
-    context = {
-        "round": v.rj.round,
-        "form": form,
-        "problem": problem,
-        "declaration": DECLARATION,
-        "consent": CONSENT,
-        "action": v.url("/send"),
-        "back_url": v.url("/check"),
-    }
-    return render(v.request, "rounds/send.html", context)
+    return journey_pages.check_answers(v)
 
 
 @router.get("/rounds/{slug}/send", response_class=HTMLResponse)
 def before_you_send(v: RoundVisit) -> Response:
-    row = v.draft()
-    missing = v.rj.journey.first_unanswered(journeys.answers_of(row))
-    if row is None or missing or not v.timing(row).accepting:
-        return RedirectResponse(v.url("/check"), status_code=303)
-    return _send_page(v, empty_form(DeclarationForm, submit_token=row.submit_token))
+    return journey_pages.before_you_send(v)
 
 
 @router.post("/rounds/{slug}/send", response_class=HTMLResponse)
 def send_application(v: RoundVisit, data: FormDataDep) -> Response:
-    limits = v.request.app.state.rate_limits
-    limits.check(v.settings.form_rate_per_ip, "round-send", client_key(v.request))
-    state = parse_form(DeclarationForm, data)
-    token = str(state.values.get("submit_token") or "")[:100]
-    row = v.draft()
-    done = rounds.by_submit_token(v.db, token)
-    if done is None or done.round_id != v.rj.round.id:
-        check_declaration(state)
-        if not state.ok:
-            return _send_page(v, state)
-    try:
-        rounds.send(v.db, v.settings, v.rj, row, token, v.now, v.who)
-    except rounds.ClosedError:
-        problem = rounds.refusal(v.rj.round, v.now, v.settings.timezone)
-        return _check_page(v, row, problem)
-    except rounds.NotAnsweredError as missing:
-        return redirect(v.request, v.url(f"/apply/{missing.step}"))
-    except ValueError:
-        fresh = empty_form(DeclarationForm, submit_token=row.submit_token if row else "")
-        problem = "Your answers changed since you opened this page. Check them and press "
-        return _send_page(v, fresh, problem + "“Send my application” again.")
-    return redirect(v.request, v.url("/done") + "?" + urlencode({"token": token}))
+    return journey_pages.send(v, data)
 
 
 @router.get("/rounds/{slug}/done", response_class=HTMLResponse)
@@ -241,61 +166,29 @@ def sent(v: RoundVisit, token: str = "") -> Response:
 # --- save and come back later --------------------------------------------------------------
 
 
-def _save_page(v: Visit, form: FormState[Any], has_draft: bool) -> HTMLResponse:
-    context = {"round": v.rj.round, "form": form, "has_draft": has_draft, "action": v.url("/save")}
-    return render(v.request, "rounds/save.html", context)
-
-
 @router.get("/rounds/{slug}/save", response_class=HTMLResponse)
-def save_page(v: RoundVisit) -> HTMLResponse:
-    row = v.draft()
-    about = journeys.answers_of(row).get(ABOUT_YOU) or {}
-    return _save_page(v, empty_form(SaveLinkForm, email=about.get("email") or ""), bool(row))
+def save_page(v: RoundVisit) -> Response:
+    return journey_pages.save_page(v)
 
 
 @router.post("/rounds/{slug}/save", response_class=HTMLResponse)
 def email_save_link(v: RoundVisit, data: FormDataDep) -> Response:
-    limits = v.request.app.state.rate_limits
-    limits.check(v.settings.form_rate_per_ip, "round-save", client_key(v.request))
-    row = v.draft()
-    form = parse_form(SaveLinkForm, data)
-    if not form.ok or form.data is None or row is None:
-        return _save_page(v, form, row is not None)
-    email = form.data.email
-    if limits.hit(v.settings.sign_in_rate_per_email, "round-save-email", email_key(email)):
-        rounds.send_resume_link(v.db, v.settings, v.rj, row, email, v.now)
-    return redirect(v.request, v.url("/saved"))
+    return journey_pages.email_save_link(v, data)
 
 
 @router.get("/rounds/{slug}/saved", response_class=HTMLResponse)
-def saved(v: RoundVisit) -> HTMLResponse:
-    return render(v.request, "rounds/saved.html", {"round": v.rj.round, "timing": v.timing()})
+def saved(v: RoundVisit) -> Response:
+    return journey_pages.saved(v)
 
 
 @router.get("/rounds/{slug}/resume", response_class=HTMLResponse)
-def resume_page(v: RoundVisit, token: str = "") -> HTMLResponse:
-    # A GET never uses the link: email scanners open links too. The button does.
-    name = rounds.journey_name(v.rj.round)
-    works = journeys.peek_resume_link(v.db, name, token, v.now) is not None
-    context = {"round": v.rj.round, "token": token[:100], "works": works}
-    return render(v.request, "rounds/resume.html", context)
+def resume_page(v: RoundVisit, token: str = "") -> Response:
+    return journey_pages.resume_page(v, token)
 
 
 @router.post("/rounds/{slug}/resume", response_class=HTMLResponse)
 def use_resume_link(v: RoundVisit, data: FormDataDep) -> Response:
-    token = data.get("token")
-    participant_id = v.who.participant.id if v.who.participant else None
-    name = rounds.journey_name(v.rj.round)
-    row = (
-        journeys.use_resume_link(v.db, name, token, v.owner, v.now, participant_id)
-        if isinstance(token, str)
-        else None
-    )
-    if row is None:
-        context = {"round": v.rj.round, "token": "", "works": False}
-        return render(v.request, "rounds/resume.html", context, status_code=400)
-    missing = v.rj.journey.first_unanswered(journeys.answers_of(row))
-    return redirect(v.request, v.url(f"/apply/{missing}" if missing else "/check"))
+    return journey_pages.use_resume_link(v, data)
 
 
 # --- the applicant's own page ------------------------------------------------------------------
