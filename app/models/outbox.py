@@ -26,6 +26,9 @@ class OutboxEmail(SQLModel, table=True):
     recipient_key: str | None = Field(default=None, max_length=64)
     subject: str = Field(max_length=200)
     body_text: str = Field(sa_column=Column(Text, nullable=False))
+    # The same words as HTML (app/emails.py); sent as multipart/alternative after the text.
+    # None for emails queued before there was one: those go as text only.
+    body_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # [{"filename": ..., "content_type": ..., "content_b64": ...}]
     attachments: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
@@ -51,7 +54,7 @@ class OutboxEmail(SQLModel, table=True):
     personal_data: ClassVar[PersonalData] = PersonalData(
         subject="participant",
         link="participant_id",
-        fields=("to_address", "recipient_key", "subject", "body_text"),
+        fields=("to_address", "recipient_key", "subject", "body_text", "body_html"),
         purpose="To send you the emails you asked for.",
         retention=timedelta(days=30),
         export=False,

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from app import emails
 from app.config import Settings
 from app.models import AgeBand, Consent, ConsentPurpose, ConsentState, Participant
 from app.services import audit, identity, outbox
@@ -199,20 +200,20 @@ def request_parent_consent(
     token = identity.issue_link_token(
         session, now, PARENT_LINK_LIFETIME, PARENT_LINK, participant=participant
     )
-    url = parent_consent_url(settings, token)
+    mail = emails.render(
+        "consent/parent_consent",
+        settings,
+        now,
+        name=participant.display_name,
+        activity=context,
+        url=parent_consent_url(settings, token),
+    )
     outbox.queue(
         session,
         to=parent_email.strip(),
-        subject=f"{participant.display_name} wants to take part in {context}",
-        body=(
-            "Hello,\n\n"
-            f"{participant.display_name} has asked to take part in {context}, run by "
-            f"{settings.organisation_name} using Heard.\n\n"
-            "Because of their age, they need a parent or carer to agree first.\n\n"
-            f"Read what you are agreeing to, then say yes or no here:\n\n{url}\n\n"
-            "The link works once, for 7 days. If you do not know this child, you can "
-            "ignore this email.\n"
-        ),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         participant_id=participant.id,
     )

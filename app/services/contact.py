@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from sqlmodel import Session
 
+from app import emails
 from app.config import Settings
 from app.forms import EmailAddress, FormModel
 from app.models import ContactMessage
@@ -74,16 +75,22 @@ def send_message(
     session.add(message)
     session.flush()
     topic = dict(TOPICS)[form.topic]
-    reply = message.email or "(no email given: they cannot be answered directly)"
+    mail = emails.render(
+        "contact/message",
+        settings,
+        now,
+        reference=message.reference,
+        topic=topic,
+        name=message.name,
+        reply_to=message.email,
+        message=message.message,
+    )
     outbox.queue(
         session,
         to=settings.contact_email,
-        subject=f"Contact {message.reference}: {topic}",
-        body=(
-            f"A message came through the contact form.\n\nReference: {message.reference}\n"
-            f"About: {topic}\nName: {message.name or '(not given)'}\nReply to: {reply}\n\n"
-            f"{message.message}\n"
-        ),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         # The organisation's own inbox: the form's per-address limit keeps it sane, and a
         # busy day's messages must all arrive.

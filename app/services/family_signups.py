@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
 
+from app import emails
 from app.config import Settings
 from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
 from app.models import (
@@ -31,7 +32,6 @@ from app.models.workshops import ACTIVE_SIGN_UP
 from app.services import consent, outbox, participants, signups
 from app.services import workshops as workshop_service
 from app.services.outbox import Attachment
-from app.timefmt import in_words_from
 
 TEXT_MAX = signups.TEXT_MAX
 AgeChoice = Literal["under_13", "13_15", "16_17", "18_25", "26_plus"]
@@ -388,30 +388,26 @@ def email_parent(
     """One email for every child: each one's place (or waiting list number) and links."""
     if not rows:
         return
-    tz = settings.timezone
-    lines = []
-    for row in rows:
-        urls = signups.links(settings, row)
-        lines.append(
-            f"{row.display_name} {_status_words(session, row)}. "
-            f"Reference: {row.reference}\n"
-            f"  See {row.display_name}'s place: {urls['manage']}\n"
-            f"  Can't come any more? Tell us here: {urls['cancel']}"
-        )
+    children = [
+        {
+            "name": row.display_name,
+            "status": _status_words(session, row),
+            "reference": row.reference,
+            "urls": signups.links(settings, row),
+        }
+        for row in rows
+    ]
     first = rows[0]
     names = names_in_words([row.display_name for row in rows])
     places = [row for row in rows if row.status == SignUpStatus.CONFIRMED]
-    body = (
-        "Hello,\n\n"
-        f"Thank you for signing up {names}. You said yes for them to take part, so we will "
-        "not ask you again.\n\n" + "\n\n".join(lines) + "\n\n"
-        f"Workshop: {workshop.title}\n"
-        f"When: {in_words_from(workshop.starts_at, now, tz)} until "
-        f"{in_words_from(workshop.ends_at, now, tz)}\n"
-        f"{signups._where(workshop, first)}\n\n"
-        "If a child is on the waiting list and a place comes up, we will give it to them and "
-        "email you straight away.\n\n"
-        f"From {settings.organisation_name}\n"
+    mail = emails.render(
+        "workshops/family_signed_up",
+        settings,
+        now,
+        workshop=workshop,
+        names=names,
+        children=children,
+        where=signups.where(workshop, first),
     )
     attachments = (
         (
@@ -425,8 +421,9 @@ def email_parent(
     outbox.queue(
         session,
         to=first.contact_email,
-        subject=f"Signed up for {workshop.title}: {names}",
-        body=body,
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         attachments=attachments,
         participant_id=first.participant_id,

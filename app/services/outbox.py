@@ -157,6 +157,7 @@ def queue(
     subject: str,
     body: str,
     now: datetime,
+    html: str | None = None,
     attachments: tuple[Attachment, ...] = (),
     dedupe_key: str | None = None,
     participant_id: int | None = None,
@@ -164,6 +165,9 @@ def queue(
     headers: dict[str, str] | None = None,
 ) -> OutboxEmail | None:
     """Add an email to the outbox. With a dedupe_key, the same email is only ever queued once.
+
+    `body` is the plain text; `html`, when given, the same words as HTML (see app/emails.py,
+    which renders both from the email's templates).
 
     Returns None when a row with that key already exists, or when the recipient has had
     their share of email lately (the caller's page should look the same either way).
@@ -193,6 +197,7 @@ def queue(
         recipient_key=key,
         subject=one_line(subject)[:200],
         body_text=storable(body),
+        body_html=storable(html) if html is not None else None,
         attachments=[
             {
                 "filename": one_line(a.filename)[:100],
@@ -267,6 +272,10 @@ def build_message(settings: Settings, email: OutboxEmail) -> EmailMessage:
         if name in EXTRA_HEADERS:
             message[name] = one_line(value)
     message.set_content(email.body_text)
+    if email.body_html:
+        # multipart/alternative: the text first, the HTML after it (the one a mail program
+        # prefers when it can show it). Attachments then make it multipart/mixed around both.
+        message.add_alternative(email.body_html, subtype="html")
     for attachment in email.attachments:
         maintype, _, subtype = one_line(attachment["content_type"]).partition("/")
         message.add_attachment(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from app import redirects
+from app import emails, redirects
 from app.config import Settings
 from app.models import AgeBand, ConsentState, Participant
 from app.services import audit, consent, identity, outbox
@@ -81,23 +81,25 @@ def email_sign_in_link(
         audit.record(session, None, "participant.sign_in_link_refused", reason="unknown")
         return
     lifetime = timedelta(minutes=settings.sign_in_link_minutes)
-    lines = []
+    links = []
     for person in people:
         token = identity.issue_link_token(
             session, now, lifetime, PARTICIPANT_LINK, participant=person
         )
-        url = sign_in_url(settings, token, next_page)
-        lines.append(f"To sign in as {person.display_name}:\n{url}\n")
+        links.append({"name": person.display_name, "url": sign_in_url(settings, token, next_page)})
+    mail = emails.render(
+        "participants/sign_in_link",
+        settings,
+        now,
+        people=links,
+        minutes=settings.sign_in_link_minutes,
+    )
     outbox.queue(
         session,
         to=normalise_email(email) or email,
-        subject="Your link to get back into Heard",
-        body=(
-            "Hello,\n\nSomeone asked for a link to get back into Heard.\n\n"
-            + "\n".join(lines)
-            + f"\nEach link works once, for {settings.sign_in_link_minutes} minutes.\n"
-            "If you did not ask for this, you can ignore this email.\n"
-        ),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         participant_id=people[0].id if len(people) == 1 else None,
     )

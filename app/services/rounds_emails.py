@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from app import emails
 from app.config import Settings
 from app.models import Application, Outcome, Round
 from app.services import outbox
-from app.timefmt import in_words
 
 DEFAULT_TEMPLATES = {
     Outcome.SHORTLIST.value: (
@@ -47,28 +47,21 @@ def queue_resume_link(
     *,
     more_time_until: datetime | None = None,
 ) -> None:
-    url = f"{_base(settings)}/rounds/{round_.slug}/resume?token={token}"
-    if more_time_until is not None:
-        subject = f"More time for your application: {round_.title}"
-        opening = (
-            f'You started an application to "{round_.title}" but did not send it. We have '
-            f"given you more time. You can send it until "
-            f"{in_words(more_time_until, settings.timezone)}."
-        )
-    else:
-        subject = f"Your saved application: {round_.title}"
-        opening = f'You saved your application to "{round_.title}".'
+    mail = emails.render(
+        "rounds/resume_link",
+        settings,
+        now,
+        round=round_,
+        url=f"{_base(settings)}/rounds/{round_.slug}/resume?token={token}",
+        more_time_until=more_time_until,
+        closes=round_.window.closes_words(settings.timezone),
+    )
     outbox.queue(
         db,
         to=email,
-        subject=subject,
-        body=(
-            f"Hello,\n\n{opening} To carry on, open this link:\n\n{url}\n\n"
-            "The link works once, for 7 days.\n\n"
-            f"{round_.window.closes_words(settings.timezone)}.\n\n"
-            "If you did not ask for this, you can ignore this email.\n\n"
-            f"From {settings.organisation_name}\n"
-        ),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         participant_id=participant_id,
     )
@@ -77,17 +70,20 @@ def queue_resume_link(
 def queue_later_closing(
     db: Session, settings: Settings, round_: Round, email: str, now: datetime
 ) -> None:
-    url = f"{_base(settings)}/rounds/{round_.slug}"
+    mail = emails.render(
+        "rounds/later_closing",
+        settings,
+        now,
+        round=round_,
+        url=f"{_base(settings)}/rounds/{round_.slug}",
+        closes=round_.window.closes_words(settings.timezone),
+    )
     outbox.queue(
         db,
         to=email,
-        subject=f"More time to apply: {round_.title}",
-        body=(
-            f'Hello,\n\nYou started an application to "{round_.title}". You have more time '
-            f"to send it now. {round_.window.closes_words(settings.timezone)}.\n\n"
-            f"Open the page on the phone or computer you used before:\n\n{url}\n\n"
-            f"From {settings.organisation_name}\n"
-        ),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         dedupe_key=(
             f"round-later-{round_.id}-{round_.closes_at:%Y%m%d%H%M%S}-"
@@ -105,22 +101,24 @@ def queue_receipt(
     what_next: str,
     now: datetime,
 ) -> None:
-    lines = [f"{a['number']}. {a['question']}\n{a['answer']}" for a in application.answers]
+    mail = emails.render(
+        "rounds/receipt",
+        settings,
+        now,
+        round=round_,
+        name=application.name,
+        submitted_at=application.submitted_at,
+        reference=application.reference,
+        answers=application.answers,
+        what_next=what_next,
+        url=f"{_base(settings)}/applications/{manage_token}",
+    )
     outbox.queue(
         db,
         to=application.email,
-        subject=f"We have your application: {round_.title}",
-        body=(
-            f"Hello {application.name},\n\n"
-            f'Thank you for applying to "{round_.title}". We got your application on '
-            f"{in_words(application.submitted_at, settings.timezone)}.\n\n"
-            f"Your reference is {application.reference}.\n\n"
-            "Here is a copy of what you sent:\n\n" + "\n\n".join(lines) + "\n\n"
-            f"What happens next: {what_next}\n\n"
-            "To see your application, or to take it back, open this link:\n"
-            f"{_base(settings)}/applications/{manage_token}\n\n"
-            f"From {settings.organisation_name}\n"
-        ),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         dedupe_key=f"application-receipt-{application.id}",
         participant_id=application.participant_id,
@@ -145,16 +143,21 @@ def queue_outcome(
     outcome: Outcome,
     now: datetime,
 ) -> None:
-    text = outcome_text(round_, outcome, application.name)
+    mail = emails.render(
+        "rounds/outcome",
+        settings,
+        now,
+        round=round_,
+        name=application.name,
+        outcome=outcome_text(round_, outcome, application.name),
+        reference=application.reference,
+    )
     outbox.queue(
         db,
         to=application.email,
-        subject=f"Your application: {round_.title}",
-        body=(
-            f"Hello {application.name},\n\n{text}\n\n"
-            f"Your reference is {application.reference}.\n\n"
-            f"From {settings.organisation_name}\n"
-        ),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         dedupe_key=f"application-outcome-{application.id}",
         participant_id=application.participant_id,

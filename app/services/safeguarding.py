@@ -18,7 +18,7 @@ from pydantic import Field
 from sqlalchemy import true
 from sqlmodel import Session, col, delete, or_, select
 
-from app import events
+from app import emails, events
 from app.config import Settings
 from app.forms import FormModel
 from app.models import (
@@ -38,7 +38,6 @@ from app.models import (
 from app.permissions import can_see_concerns
 from app.services import audit, jobs, outbox, rooms
 from app.services.identity import Identity
-from app.timefmt import in_words
 
 MODERATION_TOPIC = "moderation"
 # What facilitators in a live room are told: never the post, never who.
@@ -149,29 +148,26 @@ def _email_leads(
     """Queue the urgent email, once per lead (the dedupe key says so). Without any lead, the
     admins are told, so a concern never waits unseen."""
     people = leads or _staff_with(session, Role.ADMIN, col(StaffRole.programme_id).is_(None))
-    link = f"{settings.base_url.rstrip('/')}/safeguarding/concerns/{concern.id}"
-    when = in_words(concern.created_at, settings.timezone)
-    subject = (
-        "Still not opened: a safeguarding concern in Heard"
-        if escalation
-        else "Urgent: a safeguarding concern in Heard"
-    )
-    body = (
-        f"A possible safeguarding concern was raised in Heard on {when}.\n\n"
-        + (
-            f"Nobody has opened it in the {settings.concern_escalate_minutes} minutes since. "
-            "It is being sent to every safeguarding lead.\n\n"
-            if escalation
-            else ""
-        )
-        + f"Open it here (you will need to sign in): {link}\n\n"
-        "This email does not say what was written, or who wrote it. Please do not forward it."
+    mail = emails.render(
+        "safeguarding/concern",
+        settings,
+        now,
+        url=f"{settings.base_url.rstrip('/')}/safeguarding/concerns/{concern.id}",
+        raised_at=concern.created_at,
+        escalation=escalation,
+        minutes=settings.concern_escalate_minutes,
     )
     queued = 0
     for person in people:
         key = f"concern-{concern.id}-{'escalated' if escalation else 'raised'}-{person.id}"
         if outbox.queue(
-            session, to=person.email, subject=subject, body=body, now=now, dedupe_key=key
+            session,
+            to=person.email,
+            subject=mail.subject,
+            body=mail.text,
+            html=mail.html,
+            now=now,
+            dedupe_key=key,
         ):
             queued += 1
     return queued

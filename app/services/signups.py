@@ -21,8 +21,10 @@ from pydantic import Field, field_validator
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app import emails
 from app.config import Settings
 from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
+from app.forms import valid_email as valid_email  # the one email check (calls import it here)
 from app.models import (
     AgeBand,
     ConsentPurpose,
@@ -43,10 +45,9 @@ from app.services import audit, calendar, consent, jobs, outbox, participants
 from app.services import workshops as workshop_service
 from app.services.identity import Identity
 from app.services.outbox import Attachment
-from app.timefmt import in_words, in_words_from
+from app.timefmt import in_words
 
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-PLACE_KEPT = "Your place is kept until your parent or carer says yes."
 TEXT_MAX = 1000
 
 # --- the questions, one per page -------------------------------------------------------
@@ -586,18 +587,15 @@ def ics_for(settings: Settings, workshop: Workshop, sign_up: SignUp, now: dateti
     )
 
 
-def _where(workshop: Workshop, sign_up: SignUp) -> str:
-    lines = []
-    if comes_in_person(workshop, sign_up):
-        lines.append(f"Where: {workshop.place}")
-        if workshop.access_info:
-            lines.append(f"Getting in: {workshop.access_info}")
-    if comes_online(workshop, sign_up):
-        if sign_up.status == SignUpStatus.CONFIRMED and workshop.online_link:
-            lines.append(f"Online: join with this link on the day: {workshop.online_link}")
-        else:
-            lines.append("Online: we will send you the joining link when you have a place.")
-    return "\n".join(lines)
+def where(workshop: Workshop, sign_up: SignUp) -> dict[str, Any]:
+    """How they come, for an email's "Where" and "Online" lines: the joining link only with
+    a place."""
+    confirmed = sign_up.status == SignUpStatus.CONFIRMED
+    return {
+        "in_person": comes_in_person(workshop, sign_up),
+        "online": comes_online(workshop, sign_up),
+        "link": workshop.online_link if confirmed else None,
+    }
 
 
 def _email(
@@ -607,41 +605,27 @@ def _email(
     sign_up: SignUp,
     now: datetime,
     *,
-    subject: str,
-    opening: str,
+    kind: str,
     dedupe_key: str | None = None,
     calendar_file: bool = True,
+    **context: Any,
 ) -> None:
-    """An email about one sign-up. Someone waiting gets no calendar file (the place isn't
-    theirs yet) and words about the waiting list, never about "your place"."""
-    tz = settings.timezone
-    urls = links(settings, sign_up)
+    """An email about one sign-up (`kind`: see email/workshops/sign_up.txt). Someone waiting
+    gets no calendar file (the place isn't theirs yet) and words about the waiting list,
+    never about "your place"."""
     confirmed = sign_up.status == SignUpStatus.CONFIRMED
-    if confirmed and waits_for_parent(session, settings, sign_up):
-        opening += f"\n\n{PLACE_KEPT}"
-    if confirmed:
-        code = " (and your check-in code for the day)" if comes_in_person(workshop, sign_up) else ""
-        links_text = (
-            f"See your place{code}: {urls['manage']}\n"
-            f"Add it to your calendar: {urls['calendar']}\n"
-            f"Can't come any more? Tell us here, so someone else can have your place: "
-            f"{urls['cancel']}\n\n"
-        )
-    else:
-        links_text = (
-            f"See where you are on the waiting list: {urls['manage']}\n"
-            f"Don't want to wait any more? Take your name off the waiting list here: "
-            f"{urls['cancel']}\n\n"
-        )
-    body = (
-        f"Hello {sign_up.display_name},\n\n{opening}\n\n"
-        f"Workshop: {workshop.title}\n"
-        f"When: {in_words_from(workshop.starts_at, now, tz)} until "
-        f"{in_words_from(workshop.ends_at, now, tz)}\n"
-        f"{_where(workshop, sign_up)}\n"
-        f"Your reference: {sign_up.reference}\n\n"
-        f"{links_text}"
-        f"From {settings.organisation_name}\n"
+    mail = emails.render(
+        "workshops/sign_up",
+        settings,
+        now,
+        kind=kind,
+        workshop=workshop,
+        sign_up=sign_up,
+        confirmed=confirmed,
+        place_kept=confirmed and waits_for_parent(session, settings, sign_up),
+        where=where(workshop, sign_up),
+        urls=links(settings, sign_up),
+        **context,
     )
     attachments = (
         (Attachment("workshop.ics", "text/calendar", ics_for(settings, workshop, sign_up, now)),)
@@ -651,8 +635,9 @@ def _email(
     outbox.queue(
         session,
         to=sign_up.contact_email,
-        subject=subject,
-        body=body,
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         attachments=attachments,
         dedupe_key=dedupe_key,
@@ -668,19 +653,8 @@ def waiting_words(position: int | None) -> str:
 def email_new_sign_up(
     session: Session, settings: Settings, workshop: Workshop, sign_up: SignUp, now: datetime
 ) -> None:
-    if sign_up.status == SignUpStatus.CONFIRMED:
-        opening = "You have a place at the workshop. We look forward to seeing you."
-        subject = f"You have a place: {workshop.title}"
-        if waits_for_parent(session, settings, sign_up):
-            subject = f"Your place is kept until your parent or carer says yes: {workshop.title}"
-    else:
-        words = waiting_words(waiting_position(session, sign_up))
-        opening = (
-            f"The workshop is full. {words}. "
-            "If a place comes up, we will give it to you and email you straight away."
-        )
-        subject = f"{words}: {workshop.title}"
-    _email(session, settings, workshop, sign_up, now, subject=subject, opening=opening)
+    words = waiting_words(waiting_position(session, sign_up))
+    _email(session, settings, workshop, sign_up, now, kind="new", waiting=words)
 
 
 def _remind_existing(
@@ -693,9 +667,7 @@ def _remind_existing(
         workshop,
         sign_up,
         now,
-        subject=f"You are already signed up: {workshop.title}",
-        opening="Someone tried to sign up again with this email address. You already have "
-        "a sign-up, so nothing has changed. Here are your details again.",
+        kind="already",
         dedupe_key=f"already-{sign_up.id}-{now:%Y%m%d%H}",
         calendar_file=False,
     )
@@ -753,10 +725,7 @@ def fill_from_waiting_list(
             workshop,
             row,
             now,
-            subject=f"Good news: you have a place at {workshop.title}",
-            opening="A place came up and it is yours. You do not need to do anything. "
-            "If you can't come any more, please use the link below to give the place back, "
-            "so someone else can have it.",
+            kind="promoted",
         )
     return list(waiting)
 
@@ -924,19 +893,20 @@ def cancel_workshop(
         row.status = SignUpStatus.WORKSHOP_CANCELLED
         row.cancelled_at = now
         session.add(row)
+        mail = emails.render(
+            "workshops/cancelled",
+            settings,
+            now,
+            workshop=locked,
+            name=row.display_name,
+            reason=reason,
+        )
         outbox.queue(
             session,
             to=row.contact_email,
-            subject=f"Cancelled: {locked.title}",
-            body=(
-                f"Hello {row.display_name},\n\n"
-                f'We are sorry. The workshop "{locked.title}" on '
-                f"{in_words_from(locked.starts_at, now, settings.timezone)} has been cancelled.\n\n"
-                + (f"Why: {reason}\n\n" if reason else "")
-                + "You do not need to do anything. If we run it again, we will put it on "
-                f"{settings.base_url.rstrip('/')}/workshops\n\n"
-                f"From {settings.organisation_name}\n"
-            ),
+            subject=mail.subject,
+            body=mail.text,
+            html=mail.html,
             now=now,
             dedupe_key=f"workshop-cancelled-{row.id}",
             participant_id=row.participant_id,
@@ -1024,16 +994,21 @@ def message_attendees(
     assert workshop.id is not None
     rows = message_recipients(session, workshop.id, form.to)
     for row in rows:
+        mail = emails.render(
+            "workshops/message",
+            settings,
+            now,
+            workshop=workshop,
+            name=row.display_name,
+            message_subject=form.subject,
+            message=form.message,
+        )
         outbox.queue(
             session,
             to=row.contact_email,
-            subject=f"{form.subject} ({workshop.title})"[:200],
-            body=(
-                f"Hello {row.display_name},\n\n{form.message}\n\n"
-                f'This message is about the workshop "{workshop.title}" on '
-                f"{in_words_from(workshop.starts_at, now, settings.timezone)}.\n"
-                f"From {settings.organisation_name}\n"
-            ),
+            subject=mail.subject,
+            body=mail.text,
+            html=mail.html,
             now=now,
             participant_id=row.participant_id,
         )
@@ -1064,22 +1039,16 @@ def tell_about_changes(
     after = workshop_service.arrangements(workshop)
     if after == before or workshop.status != WorkshopStatus.PUBLISHED or workshop.id is None:
         return 0
-    tz = settings.timezone
-    changes: list[str] = []
-    if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
-        changes.append(
-            f"When: it was {in_words_from(before.starts_at, now, tz)} until "
-            f"{in_words_from(before.ends_at, now, tz)}. It is now "
-            f"{in_words_from(after.starts_at, now, tz)} until "
-            f"{in_words_from(after.ends_at, now, tz)}."
-        )
-    if (before.mode, before.place) != (after.mode, after.place):
-        was = before.place if before.place and before.mode != "online" else "Online"
-        now_at = after.place if after.place and after.mode != "online" else "Online"
-        changes.append(f"Where: it was {was}. It is now {now_at}.")
-    if before.online_link != after.online_link and after.online_link:
-        changes.append("Online: the joining link has changed. Use the new one in this email.")
-    if not changes:
+    changes = {
+        "before": before,
+        "after": after,
+        "when": (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at),
+        "where": (before.mode, before.place) != (after.mode, after.place),
+        "was": before.place if before.place and before.mode != "online" else "Online",
+        "now_at": after.place if after.place and after.mode != "online" else "Online",
+        "link": before.online_link != after.online_link and bool(after.online_link),
+    }
+    if not (changes["when"] or changes["where"] or changes["link"]):
         return 0
     stamp = int(now.timestamp())
     rows = message_recipients(session, workshop.id, "everyone")
@@ -1090,14 +1059,8 @@ def tell_about_changes(
             workshop,
             row,
             now,
-            subject=f"Changed: {workshop.title}",
-            opening="We have changed the workshop. Here is what changed:\n\n"
-            + "\n".join(changes)
-            + (
-                "\n\nWe have attached a new calendar file. It replaces the old one."
-                if row.status == SignUpStatus.CONFIRMED
-                else ""
-            ),
+            kind="changed",
+            changes=changes,
             dedupe_key=f"workshop-changed-{row.id}-{stamp}",
         )
     audit.record(
@@ -1250,33 +1213,28 @@ def send_reminders(session: Session, settings: Settings, now: datetime) -> int:
         for row in rows:
             if (row.confirmed_at or row.created_at) > workshop.starts_at - before:
                 continue  # they signed up after this reminder was due: their email is recent
+            mail = emails.render(
+                "workshops/reminder",
+                settings,
+                now,
+                workshop=workshop,
+                sign_up=row,
+                words=words,
+                where=where(workshop, row),
+                urls=links(settings, row),
+            )
             if outbox.queue(
                 session,
                 to=row.contact_email,
-                subject=f"Reminder: {workshop.title} is {words}",
-                body=_reminder_body(settings, workshop, row, words, now),
+                subject=mail.subject,
+                body=mail.text,
+                html=mail.html,
                 now=now,
                 dedupe_key=f"workshop-reminder-{name}-{row.id}",
                 participant_id=row.participant_id,
             ):
                 queued += 1
     return queued
-
-
-def _reminder_body(
-    settings: Settings, workshop: Workshop, row: SignUp, words: str, now: datetime
-) -> str:
-    urls = links(settings, row)
-    return (
-        f"Hello {row.display_name},\n\n"
-        f"This is a reminder: your workshop is {words}.\n\n"
-        f"Workshop: {workshop.title}\n"
-        f"When: {in_words_from(workshop.starts_at, now, settings.timezone)}\n"
-        f"{_where(workshop, row)}\n\n"
-        f"See your place: {urls['manage']}\n"
-        f"Can't come any more? Tell us here: {urls['cancel']}\n\n"
-        f"From {settings.organisation_name}\n"
-    )
 
 
 def counts(session: Session, workshop_id: int) -> dict[str, int]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from app import redirects
+from app import emails, redirects
 from app.config import Settings
 from app.models import Role, StaffRole, StaffUser
 from app.services import audit, identity, my_data, outbox
@@ -81,17 +81,16 @@ def email_sign_in_link(
     if staff is None or not staff.active:
         audit.record(session, None, "staff.sign_in_link_refused", reason="unknown or inactive")
         return
-    url = issue_sign_in_link(session, settings, staff, now, next_page)
+    mail = emails.render(
+        "staff/sign_in_link",
+        settings,
+        now,
+        name=staff.display_name,
+        url=issue_sign_in_link(session, settings, staff, now, next_page),
+        minutes=settings.sign_in_link_minutes,
+    )
     outbox.queue(
-        session,
-        to=staff.email,
-        subject="Your link to sign in to Heard",
-        body=(
-            f"Hello {staff.display_name},\n\nUse this link to sign in to Heard:\n\n{url}\n\n"
-            f"It works once, for {settings.sign_in_link_minutes} minutes.\n"
-            "If you did not ask for it, you can ignore this email.\n"
-        ),
-        now=now,
+        session, to=staff.email, subject=mail.subject, body=mail.text, html=mail.html, now=now
     )
     audit.record(
         session, None, "staff.sign_in_link_sent", record_type="staff_user", record_id=staff.id
@@ -189,18 +188,16 @@ def invite(
     token = identity.issue_link_token(
         session, now, timedelta(days=settings.staff_invite_days), STAFF_LINK, staff=member
     )
-    url = sign_in_url(settings, token)
+    mail = emails.render(
+        "staff/invite",
+        settings,
+        now,
+        name=member.display_name,
+        url=sign_in_url(settings, token),
+        days=settings.staff_invite_days,
+    )
     outbox.queue(
-        session,
-        to=member.email,
-        subject=f"You have been invited to Heard by {settings.organisation_name}",
-        body=(
-            f"Hello {member.display_name},\n\nYou have been given a staff account on Heard.\n\n"
-            f"Use this link to sign in:\n\n{url}\n\n"
-            f"It works once, for {settings.staff_invite_days} days. After that, ask for a new "
-            "link on the staff sign-in page.\n"
-        ),
-        now=now,
+        session, to=member.email, subject=mail.subject, body=mail.text, html=mail.html, now=now
     )
     audit.record(
         session,

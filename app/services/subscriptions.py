@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app import emails
 from app.config import Settings
 from app.forms import EmailAddress, FormModel
 from app.models import OutboxEmail, Programme, ProgrammeUpdate, Subscription, SubscriptionStatus
@@ -137,25 +138,22 @@ def subscribe(
     subscription.confirm_sent_at = now
     session.add(subscription)
     session.flush()
+    mail = emails.render(
+        "subscriptions/confirm",
+        settings,
+        now,
+        programme=programme,
+        url=f"{settings.base_url.rstrip('/')}/subscribe/confirm/{token}",
+        hours=settings.subscription_confirm_hours,
+    )
     outbox.queue(
         session,
         to=address,
-        subject=f"Confirm you want updates about {programme.title}",
-        body=_confirm_body(settings, programme, token),
+        subject=mail.subject,
+        body=mail.text,
+        html=mail.html,
         now=now,
         participant_id=subscription.participant_id,
-    )
-
-
-def _confirm_body(settings: Settings, programme: Programme, token: str) -> str:
-    link = f"{settings.base_url.rstrip('/')}/subscribe/confirm/{token}"
-    hours = settings.subscription_confirm_hours
-    return (
-        f"Hello,\n\nSomeone asked for email updates about {programme.title}.\n\n"
-        f"If it was you, open this link and press the button to say yes:\n{link}\n\n"
-        f"The link works for {hours} hours.\n\n"
-        "If it was not you, you do not need to do anything. We will not email you again, "
-        "and we will delete your email address within 7 days.\n\nHeard\n"
     )
 
 
@@ -333,11 +331,21 @@ def _queue_batch(
     queued = 0
     for subscriber in subscribers:
         link = unsubscribe_url(settings, _current_unsubscribe_token(settings, subscriber))
+        mail = emails.render(
+            "subscriptions/update",
+            settings,
+            now,
+            programme=programme,
+            update=update,
+            page=page,
+            unsubscribe=link,
+        )
         email = outbox.queue(
             session,
             to=subscriber.email,
-            subject=f"Update: {programme.title}",
-            body=_update_body(programme, update, page, link),
+            subject=mail.subject,
+            body=mail.text,
+            html=mail.html,
             now=now,
             dedupe_key=f"{_dedupe_prefix(update)}{subscriber.id}",
             participant_id=subscriber.participant_id,
@@ -376,18 +384,6 @@ def queue_update_emails(session: Session, settings: Settings, now: datetime) -> 
         queued += done
         budget -= done
     return queued
-
-
-def _update_body(programme: Programme, update: ProgrammeUpdate, page: str, link: str) -> str:
-    return (
-        f"News from {programme.title}.\n\n"
-        f"You said:\n{update.you_said}\n\n"
-        f"We did:\n{update.we_did}\n\n"
-        f"See everything on the programme's page:\n{page}\n\n"
-        "---\n"
-        f"You get this email because you asked for updates about {programme.title}.\n"
-        f"To stop them, open this link (one click, nothing else to do):\n{link}\n"
-    )
 
 
 @dataclass(frozen=True)
