@@ -32,6 +32,17 @@ RUN_WORKSHOP = Guard(
 RunWorkshop = Annotated[Workshop, RUN_WORKSHOP.dependency("workshop_id", Facilitator)]
 
 
+def sign_up_of(sign_up_id: int, workshop: RunWorkshop, session: SessionDep) -> SignUp:
+    """A sign-up of the workshop in the address (one of another workshop's: not found)."""
+    row = signups.get_for_workshop(session, workshop.id or 0, sign_up_id)
+    if row is None:
+        raise HTTPException(status_code=404)
+    return row
+
+
+WorkshopSignUp = Annotated[SignUp, Depends(sign_up_of)]
+
+
 @router.get("/staff/workshops", response_class=HTMLResponse)
 def staff_list(request: Request, session: SessionDep, who: Facilitator) -> HTMLResponse:
     return render(
@@ -290,17 +301,14 @@ def rotate_code(
 )
 def check_in(
     request: Request,
-    sign_up_id: int,
     workshop: RunWorkshop,
+    row: WorkshopSignUp,
     data: FormDataDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
     who: Facilitator,
 ) -> Response:
-    row = signups.get_for_workshop(session, workshop.id or 0, sign_up_id)
-    if row is None:
-        raise HTTPException(status_code=404)
     here = data.get("here") != "no"
     try:
         rooms.mark_here(session, settings, row, here, now, who)
@@ -550,25 +558,11 @@ def _parent_yes_page(
     )
 
 
-def _waiting_for_parent(session: Any, settings: Any, workshop: Workshop, sign_up_id: int) -> SignUp:
-    row = signups.get_for_workshop(session, workshop.id or 0, sign_up_id)
-    if row is None:
-        raise HTTPException(status_code=404)
-    return row
-
-
 @router.get(
     "/staff/workshops/{workshop_id}/sign-ups/{sign_up_id}/parent-yes",
     response_class=HTMLResponse,
 )
-def parent_yes_form(
-    request: Request,
-    sign_up_id: int,
-    workshop: RunWorkshop,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> HTMLResponse:
-    row = _waiting_for_parent(session, settings, workshop, sign_up_id)
+def parent_yes_form(request: Request, workshop: RunWorkshop, row: WorkshopSignUp) -> HTMLResponse:
     return _parent_yes_page(request, workshop, row, empty_form(ParentYesForm))
 
 
@@ -578,15 +572,13 @@ def parent_yes_form(
 )
 def record_parent_yes(
     request: Request,
-    sign_up_id: int,
     workshop: RunWorkshop,
+    row: WorkshopSignUp,
     data: FormDataDep,
     session: SessionDep,
-    settings: SettingsDep,
     now: NowDep,
     who: Facilitator,
 ) -> Response:
-    row = _waiting_for_parent(session, settings, workshop, sign_up_id)
     form = parse_form(ParentYesForm, data)
     if not form.ok or form.data is None:
         return _parent_yes_page(request, workshop, row, form)
