@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -129,17 +130,33 @@ class BodyLimit:
     without one (chunked) is counted as it arrives and cut off at the limit.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, refuse: Renderer) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        refuse: Renderer,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.refuse = refuse
+        # Forms that take a file (their addresses, and the most each may send).
+        self.larger = tuple(larger)
+
+    def limit(self, path: str) -> int:
+        for pattern, max_bytes in self.larger:
+            if pattern.fullmatch(path):
+                return max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in READS:
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit(scope.get("path", ""))
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
+        if declared is not None and declared > max_bytes:
             await self._refuse(scope, receive, send)
             return
         received = 0
@@ -151,7 +168,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     too_big = True
                     raise BodyTooLarge
             return message

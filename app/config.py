@@ -44,8 +44,6 @@ class Settings(BaseSettings):
     max_requests_in_flight: int | None = None
     request_queue_seconds: float = 5.0
     request_queue_max: int = 1000
-    # Request bodies over this are refused (413) before they are read; forms have at most
-    # this many fields.
     # Live updates (server-sent events). Open streams per browser session and per address (a
     # class on one school address shares it); a comment this often keeps proxies and phones
     # connected; how often a held stream checks its web session; how often a page polls when
@@ -61,8 +59,17 @@ class Settings(BaseSettings):
     live_redis_channel: str | None = None
     # How long a whole room's identical reads are shared (app/cache.py). 0 turns it off.
     read_cache_seconds: float = 2.0
+    # Request bodies over this are refused (413) before they are read; forms have at most
+    # this many fields. A form that takes a picture may be as big as the picture allows.
     max_body_bytes: int = 1_000_000
     max_form_fields: int = 200
+    # Uploaded pictures (app/uploads.py): kept here, outside the web root; at most this big;
+    # and, if set, checked by this command (given the file's path; exit status 0 = clean)
+    # within this many seconds, e.g. "clamdscan --no-summary".
+    upload_dir: Path = Path("var/uploads")
+    picture_max_bytes: int = 5_000_000
+    upload_scan_command: str = ""
+    upload_scan_seconds: float = 60
     # SQLite only: writing requests let in at once per process (SQLite has one writer).
     sqlite_writers: int = 4
     redis_url: str | None = None

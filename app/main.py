@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -126,7 +127,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             refuse=_error_page,
             writes_only=True,
         )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, refuse=_error_page)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        refuse=_error_page,
+        # A form with a picture: the picture, and room for the rest of the form.
+        larger=[(PICTURE_FORMS, settings.picture_max_bytes + settings.max_body_bytes)],
+    )
     app.add_middleware(SecurityMiddleware, settings=settings, on_error=_server_error_page)
     # Static files are compressed (phones, poor signal); pages are not, because they carry a
     # CSRF token beside text people typed (BREACH). A proxy in front may compress them.
@@ -159,6 +166,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _every_route_is_a_heard_route(app)
     _error_handlers(app)
     return app
+
+
+# The forms that take a picture (staff opening a thread with one).
+PICTURE_FORMS = re.compile(r"/staff/spaces/[0-9]{1,10}/threads")
 
 
 def _written_elsewhere(app: FastAPI, happened: Any) -> None:

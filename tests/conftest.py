@@ -50,6 +50,19 @@ def shared_fixture(name: str) -> Path:
     return path if path.exists() else FALLBACK / name
 
 
+def hostile_strings() -> list[str]:
+    """The hostile inputs every form is tried with (../shared/fixtures/hostile_inputs.json)."""
+    import json
+
+    inputs: list[str] = json.loads(shared_fixture("hostile_inputs.json").read_text())["inputs"]
+    return inputs
+
+
+@pytest.fixture
+def hostile_inputs() -> list[str]:
+    return hostile_strings()
+
+
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL or REQUIRE_ALL else [])
 
 
@@ -125,6 +138,7 @@ def settings(tmp_path: Path) -> Settings:
         database_url="sqlite:///unused.db",
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         mail_dir=tmp_path / "mail",
+        upload_dir=tmp_path / "uploads",
         base_url="http://testserver",
     )
 

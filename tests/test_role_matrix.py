@@ -21,6 +21,7 @@ for everyone (EXPECTED "public"), and a wrong one is a 404 (`test_a_wrong_token_
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -174,6 +175,7 @@ SAMPLES: dict[str, Any] = {
     "/live/spaces/{space_id}": lambda w: w.discussion.space.id,
     "/live/spaces/{space_id}/threads/{thread_id}": lambda w: w.discussion.thread.id,
     "/staff/spaces/{space_id}": lambda w: w.discussion.space.id,
+    "/staff/spaces/{space_id}/threads/{thread_id}": lambda w: w.discussion.thread.id,
     "/moderation/posts/{post_id}": lambda w: w.discussion.post.id,
     "/moderation/words/{term_id}": lambda w: w.discussion.term.id,
     "/safeguarding/concerns/{concern_id}": lambda w: w.discussion.concern.id,
@@ -357,13 +359,26 @@ def _recruiting(session, now) -> SimpleNamespace:
 def _discussion(session, settings, workshop, owner, now) -> SimpleNamespace:
     """The workshop room's space with a question, the owner's shared post (still theirs to
     change), a concern about another of their posts, and a screening word."""
+    from PIL import Image as PILImage
+
+    from app import uploads
     from app.models import ConcernSource, Post, PostState, ScreenTerm, ScreenTermKind
     from app.services import safeguarding, spaces_staff
     from app.services.identity import Identity
 
     staff = Identity(staff=make_staff(session, Role.ADMIN), roles={(Role.ADMIN, None)})
     space = spaces_staff.open_for_workshop(session, workshop, staff, now)
-    thread = spaces_staff.add_thread(session, space, "What would help?", staff, now)
+    picture = io.BytesIO()
+    PILImage.new("RGB", (8, 8), (0, 128, 0)).save(picture, format="PNG")
+    thread = spaces_staff.add_thread(
+        session,
+        space,
+        "What would help?",
+        staff,
+        now,
+        picture=uploads.store_picture(settings, picture.getvalue()),
+        picture_alt="A green square",
+    )
     posts = [
         Post(
             space_id=space.id,

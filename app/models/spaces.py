@@ -70,6 +70,12 @@ class Thread(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     space_id: int = Field(foreign_key="space.id", index=True, ondelete="CASCADE")
     prompt: str = Field(sa_column=Column(Text, nullable=False))
+    # An optional picture with the prompt (app/uploads.py: the key of the cleaned file kept
+    # outside the web root) and the words that say what it shows.
+    picture_key: str | None = Field(default=None, max_length=40)
+    picture_alt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    picture_width: int | None = Field(default=None)
+    picture_height: int | None = Field(default=None)
     created_at: datetime = created_at_field()
 
 

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from app import events, routing
+from app import events, routing, uploads
+from app.config import Settings
 from app.deps import FormDataDep, NowDep, SessionDep, SettingsDep, SignedInParticipant
 from app.forms import FormModel, FormState, empty_form, parse_form
 from app.htmx import redirect
@@ -107,6 +108,24 @@ def thread_of(session: Any, space: Space, thread_id: int) -> Thread:
     if thread is None or thread.space_id != space.id:
         raise HTTPException(status_code=404)
     return thread
+
+
+def picture_response(settings: Settings, thread: Thread) -> Response:
+    """A thread's picture: the cleaned copy kept outside the web root, never sniffed as
+    anything but the picture it is."""
+    path = uploads.picture_path(settings, thread.picture_key)
+    if path is None or thread.picture_key is None:
+        raise HTTPException(status_code=404)
+    return FileResponse(
+        path,
+        media_type=uploads.content_type(thread.picture_key),
+        headers={
+            # A key names one picture for ever: a phone keeps it rather than fetch it again.
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "Content-Disposition": "inline",
+            "Cross-Origin-Resource-Policy": "same-origin",
+        },
+    )
 
 
 def own_or_visible(session: Any, member: Member, post_id: int, *, own: bool = False) -> Post:
@@ -233,6 +252,16 @@ def thread_page(
     thread = thread_of(session, member.space, thread_id)
     after = _after(session, member, sent, reported)
     return _thread_page(request, session, member, thread, now, empty_form(PostForm), after=after)
+
+
+@router.get("/spaces/{space_id}/threads/{thread_id}/picture")
+def thread_picture(
+    thread_id: DbId, member: InSpace, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The picture with a thread's prompt, for the people in its space."""
+    if member.problem is not None:
+        raise HTTPException(status_code=404)
+    return picture_response(settings, thread_of(session, member.space, thread_id))
 
 
 @router.post("/spaces/{space_id}/threads/{thread_id}", response_class=HTMLResponse)

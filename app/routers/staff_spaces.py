@@ -7,14 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
-from app import routing
-from app.deps import Facilitator, FormDataDep, NowDep, SessionDep
+from app import routing, uploads
+from app.deps import Facilitator, FormDataDep, NowDep, SessionDep, SettingsDep
 from app.forms import FormModel, FormState, empty_form, parse_form
 from app.htmx import redirect
 from app.models import Space, SpaceMode, Workshop
 from app.models.spaces import SPACE_MODE_LABELS
-from app.routers.spaces import DbId, form_id
+from app.routers.spaces import DbId, form_id, picture_response, thread_of
 from app.services import spaces, spaces_staff
 from app.services import workshops as workshop_service
 from app.services.identity import Identity
@@ -25,6 +26,9 @@ router = routing.router()
 
 class ThreadForm(FormModel):
     prompt: str = ""
+    picture_alt: str = ""
+    # A picture already checked and kept while the rest of the form is put right.
+    picture_kept: str = ""
 
 
 class ModeForm(FormModel):
@@ -110,16 +114,36 @@ def add_thread(
     space: RunSpace,
     data: FormDataDep,
     session: SessionDep,
+    settings: SettingsDep,
     now: NowDep,
     who: Facilitator,
 ) -> Response:
     form = parse_form(ThreadForm, data)
-    try:
-        spaces_staff.add_thread(session, space, form.values["prompt"], who, now)
-    except spaces.SpaceError as error:
-        form.add_error("prompt", error.message)
+    picture = uploads.kept_picture(settings, form.values["picture_kept"])
+    chosen = data.get("picture")
+    if isinstance(chosen, StarletteUpload) and (chosen.filename or chosen.size):
+        try:
+            picture = uploads.store_picture(
+                settings, chosen.file.read(settings.picture_max_bytes + 1)
+            )
+        except uploads.UploadError as error:
+            form.add_error("picture", error.message)
+    form.values["picture_kept"] = picture.key if picture is not None else ""
+    prompt, alt = form.values["prompt"], form.values["picture_alt"]
+    for name, message in spaces_staff.thread_problems(prompt, alt, picture is not None).items():
+        form.add_error(name, message)
+    if form.errors:
         return _space_page(request, session, space, who, thread_form=form)
+    spaces_staff.add_thread(session, space, prompt, who, now, picture=picture, picture_alt=alt)
     return redirect(request, f"/staff/spaces/{space.id}")
+
+
+@router.get("/staff/spaces/{space_id}/threads/{thread_id}/picture")
+def thread_picture(
+    space: RunSpace, thread_id: DbId, session: SessionDep, settings: SettingsDep, _: Facilitator
+) -> Response:
+    """The picture with a thread's prompt, for the staff who run its space."""
+    return picture_response(settings, thread_of(session, space, thread_id))
 
 
 @router.post("/staff/spaces/{space_id}/mode", response_class=HTMLResponse)

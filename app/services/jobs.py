@@ -32,6 +32,7 @@ JOB_MODULES = (
     "app.services.retention",
     "app.services.safeguarding",
     "app.services.subscriptions",
+    "app.services.spaces_staff",
 )
 
 

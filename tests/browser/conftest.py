@@ -116,6 +116,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         database_url=database_url,
         secret_key=secrets.token_urlsafe(36),  # 48 characters
         mail_dir=folder / "mail",
+        upload_dir=folder / "uploads",
         base_url=base_url,
         # "Exit this page" goes to a page of the live server, not the real neutral site,
         # so the test of it never leaves 127.0.0.1 (every other host is blocked).
