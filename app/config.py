@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     live_redis_channel: str | None = None
     # How long a whole room's identical reads are shared (app/cache.py). 0 turns it off.
     read_cache_seconds: float = 2.0
+    # One person's own entries (who a browser is, what their room shows) are kept this long
+    # where every process hears of every write (one web process, or Redis); else as above.
+    read_cache_personal_seconds: float = 30.0
     # Request bodies over this are refused (413) before they are read; forms have at most
     # this many fields. A form that takes a picture may be as big as the picture allows.
     max_body_bytes: int = 1_000_000

@@ -30,7 +30,7 @@ from app.permissions import (
 from app.routing import request_db
 from app.security import browser_token, replace_browser_token, token_hash
 from app.services import identity as identity_service
-from app.services.identity import Identity, IdentitySnapshot
+from app.services.identity import ANONYMOUS, Identity, IdentitySnapshot
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in a
 # worker thread, and each of those hops costs more than the work itself. Only the route
@@ -72,6 +72,12 @@ class Page:
     @property
     def db(self) -> Session:
         return request_db(self.request)
+
+    @property
+    def identity(self) -> Identity:
+        """Who is asking (worked out by the route's policy, which every route declares)."""
+        known = self.request.scope.get("state", {}).get("identity")
+        return known if isinstance(known, Identity) else ANONYMOUS
 
 
 async def get_page(request: Request) -> Page:
@@ -136,7 +142,12 @@ async def get_identity(request: Request) -> Identity:
         ):
             identity = snapshot.identity(now)
         else:
-            identity = await run_in_threadpool(_load_identity, request, token, now)
+            # Loaded once however many of this browser's requests arrive together.
+            loaded = await request.app.state.read_cache.once(
+                ("identity-load", key[1]),
+                lambda: run_in_threadpool(_load_identity, request, token, now),
+            )
+            identity = loaded.identity(now) if loaded is not None else Identity()
     request.state.identity = identity
     return identity
 
@@ -149,9 +160,10 @@ def _background(request: Request) -> bool:
     ).endswith("-live")
 
 
-def _load_identity(request: Request, token: str, now: datetime) -> Identity:
+def _load_identity(request: Request, token: str, now: datetime) -> IdentitySnapshot | None:
     """Loaded in a short read of its own (so pages that need no database open none), then
-    touched in a short write of its own (so reading a page never holds a write lock)."""
+    touched in a short write of its own (so reading a page never holds a write lock). None:
+    not signed in. Each request makes its own rows from what this returns."""
     cache = request.app.state.read_cache
     generation = cache.generation
     settings: Settings = request.app.state.settings
@@ -161,7 +173,7 @@ def _load_identity(request: Request, token: str, now: datetime) -> Identity:
         reader.commit()
     web_session = identity.web_session
     if web_session is None:
-        return identity
+        return None
     snapshot = IdentitySnapshot.of(identity)
     if identity_service.needs_touch(web_session.last_seen_at, now) and not _background(request):
         lifetime = session_lifetime(settings, identity)
@@ -169,9 +181,8 @@ def _load_identity(request: Request, token: str, now: datetime) -> Identity:
             identity_service.touch(writer, web_session.id, now, lifetime, staff_for)
             writer.commit()
         snapshot = snapshot.touched(now, lifetime, staff_for)
-    cache.put(("identity", token_hash(token)), snapshot, generation)
-    # Fresh rows of its own: the reader's rows are closed with it.
-    return snapshot.identity(now)
+    cache.put(("identity", token_hash(token)), snapshot, generation, personal=True)
+    return snapshot
 
 
 CurrentIdentity = Annotated[Identity, Depends(get_identity)]
@@ -192,6 +203,19 @@ def allow(policy: Policy) -> Any:
 
     check.policy = policy  # type: ignore[attr-defined]
     return Depends(check)
+
+
+def page_for(policy: Policy) -> Any:
+    """`PageDep` and a policy in one dependency, for the busiest signed-in pages: FastAPI's
+    work for each dependency costs about as much as rendering a small page."""
+    allowed = allow(policy).dependency
+
+    async def page(request: Request) -> Page:
+        await allowed(request)
+        return await get_page(request)
+
+    page.policy = policy  # type: ignore[attr-defined]
+    return Depends(page)
 
 
 def public_without_identity() -> Any:
@@ -220,6 +244,8 @@ def policy_of(route: APIRoute) -> Policy | None:
 # Each route takes one of these (or `dependencies=[allow(POLICY)]`): its declared policy.
 Anyone = Annotated[Identity, allow(PUBLIC)]
 SignedInParticipant = Annotated[Identity, allow(PARTICIPANT)]
+# A signed-in participant's page: the clock, settings, cache and who they are, in one.
+ParticipantPage = Annotated[Page, page_for(PARTICIPANT)]
 AnyStaff = Annotated[Identity, allow(ANY_STAFF)]
 Admin = Annotated[Identity, allow(ADMIN)]
 Facilitator = Annotated[Identity, allow(FACILITATOR)]

@@ -107,7 +107,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.open_session = session_factory(engine)
     app.state.rate_limits = RateLimits(settings.redis_url)
     outbox.limit_per_recipient(settings.mail_rate_per_recipient)  # emails to one mailbox
-    app.state.read_cache = ReadCache(settings.read_cache_seconds)
+    # Without a way to tell other web processes of a write (Redis), nothing is kept longer
+    # than the few seconds within which another process's change must show.
+    everyone_hears = settings.web_workers <= 1 or bool(settings.redis_url)
+    app.state.read_cache = ReadCache(
+        settings.read_cache_seconds,
+        personal_seconds=(
+            settings.read_cache_personal_seconds if everyone_hears else settings.read_cache_seconds
+        ),
+    )
 
     # Added innermost first: Security (with the 500 page) > BodyLimit > writers' gate (SQLite)
     # > AdmissionGate > the routes.

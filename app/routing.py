@@ -101,8 +101,57 @@ def _id_too_large(params: dict[str, Any]) -> bool:
     )
 
 
+class HeardRouter(APIRouter):
+    """A router that answers "not mine" at once for an address none of its routes could
+    match, by the address's first segment, before FastAPI tries each route's pattern. The
+    pages a whole room opens sit behind several routers, and trying every route of each was
+    a visible share of serving them. Our routers are included without a prefix, so a
+    route's own path says where it answers (the role-matrix test reaches every route)."""
+
+    _firsts: frozenset[str] | None = None
+    _firsts_for = -1
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        firsts = self.first_segments()
+        if firsts is not None:
+            path, root = scope.get("path", ""), scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            first = path[1:].split("/", 1)[0]
+            if first not in firsts:
+                return Match.NONE, {}
+        return super().matches(scope)
+
+    def first_segments(self) -> frozenset[str] | None:
+        """The first segments of every address this router answers (None: any, when a route
+        starts with a parameter or is not one of ours)."""
+        if self._firsts_for != len(self.routes):
+            self._firsts = _first_segments(self.routes)
+            self._firsts_for = len(self.routes)
+        return self._firsts
+
+
+def _first_segments(routes: list[Any]) -> frozenset[str] | None:
+    found: set[str] = set()
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if isinstance(inner, HeardRouter):
+            theirs = inner.first_segments()
+            if theirs is None:
+                return None
+            found |= theirs
+        elif isinstance(route, HeardRoute):
+            first = route.path[1:].split("/", 1)[0]
+            if "{" in first:
+                return None
+            found.add(first)
+        else:
+            return None
+    return frozenset(found)
+
+
 def router() -> APIRouter:
-    return APIRouter(route_class=HeardRoute)
+    return HeardRouter(route_class=HeardRoute)
 
 
 def request_db(request: Request) -> Session:

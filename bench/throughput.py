@@ -7,7 +7,10 @@ the same options; wrk uses one thread and 50 connections. Pages:
   home           /                               anonymous, new browser each time
   join           /join                           anonymous
   workshop       /workshops/<slug>               anonymous
-  room           /workshops/<slug>/room          a participant signed in after joining by code
+  room           /workshops/<slug>/room          signed in after joining by code: a room of
+                                                 100 people (each request the next person's
+                                                 own cookie), and one phone's cookie on every
+                                                 connection (its own row, for comparison)
 Target: each at >= 15% of bare Starlette (aiming at 30%). Each page is measured in rounds, each
 round a bare Starlette run and then the page's run, and the median round's share is what
 counts: on a shared machine the load moves between runs. The server's CPU time per request
@@ -40,6 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import TICKET, Person, Timings, free_port, prepare_database  # noqa: E402
 from bench.sections import write_section  # noqa: E402
+
+# People in the room for the signed-in page: each has their own cookie.
+ROOM = 100
 
 BARE_APP = """
 from starlette.applications import Starlette
@@ -96,9 +102,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, seconds: int, connections: int, pid: int, cookie: str | None = None) -> Run:
+def wrk(
+    url: str, seconds: int, connections: int, pid: int, cookie: str | list[str] | None = None
+) -> Run:
+    """One wrk run; with a list of cookies, each request is a different person in turn."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
-    if cookie:
+    if isinstance(cookie, list):
+        command[1:1] = ["-s", str(_rotating_cookies(cookie))]
+    elif cookie:
         command[1:1] = ["-H", f"Cookie: {cookie}"]
     before = cpu_seconds(pid)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
@@ -150,9 +161,23 @@ def profile(pid: int, seconds: int) -> list[str]:
     return [f"{100 * n / max(total, 1):.0f}% {name}" for name, n in own.most_common(6)]
 
 
-def signed_in_participant(base: str, code: str) -> tuple[str, str]:
+def _rotating_cookies(cookies: list[str]) -> Path:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    listed = ",\n".join(f'  "{c}"' for c in cookies)
+    script.write_text(
+        f"cookies = {{\n{listed}\n}}\n"
+        "counter = 0\n"
+        "request = function()\n"
+        "  counter = counter + 1\n"
+        '  return wrk.format("GET", nil, {["Cookie"] = cookies[(counter % #cookies) + 1]})\n'
+        "end\n"
+    )
+    return script
+
+
+def signed_in_participant(base: str, code: str, n: int = 7) -> tuple[str, str]:
     """Join by code as a real phone would; returns the cookie and the room's path."""
-    person = Person(base, 7, Timings())
+    person = Person(base, n, Timings())
     person.request("GET /join", "GET", f"/join?code={code}", 200)
     first = person.post("POST /join", "/join", {"code": code})
     you = person.request("GET /join/you", "GET", first.headers["location"], 200)
@@ -205,11 +230,14 @@ def main() -> None:
     ok = True
     try:
         cookie, room = signed_in_participant(base, info["code"])
-        pages = [
+        # A room of people: each request is the next person's phone (their own cookie).
+        room_of = [signed_in_participant(base, info["code"], 100 + i)[0] for i in range(ROOM)]
+        pages: list[tuple[str, str, str | list[str] | None]] = [
             ("home", "/", None),
             ("join", "/join", None),
             ("workshop", f"/workshops/{info['join_slug']}", None),
-            ("room (signed in)", room, cookie),
+            (f"room (signed in, {ROOM} people)", room, room_of),
+            ("room (signed in, one phone on every connection)", room, cookie),
         ]
         time.sleep(1)
         # Rounds of (bare, page) pairs, so a change in the machine's load touches both sides of

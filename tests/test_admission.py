@@ -302,6 +302,77 @@ def test_the_read_cache_never_keeps_a_load_that_raced_an_emptying() -> None:
     assert ReadCache(seconds=0).get("k", lambda: 3) == 3
 
 
+def test_a_persons_own_entries_last_longer_only_where_every_write_is_heard(tmp_path: Any) -> None:
+    cache = ReadCache(seconds=2, personal_seconds=30)
+    cache.put("shared", 1)
+    cache.put("mine", 2, personal=True)
+    shared_until, mine_until = cache._entries["shared"][0], cache._entries["mine"][0]
+    assert 27 < mine_until - shared_until < 29
+    cache.clear()  # a write empties both alike
+    assert cache.peek("mine") is None
+    assert ReadCache(seconds=0, personal_seconds=30).personal_seconds == 0
+
+    def made(**extra: Any) -> ReadCache:
+        settings = Settings(
+            env="test",
+            database_url=f"sqlite:///{tmp_path / 'cache.db'}",
+            secret_key="test-secret-key-that-is-long-enough-0123456789",
+            **extra,
+        )
+        cache: ReadCache = create_app(settings).state.read_cache
+        return cache
+
+    assert made().personal_seconds == 30  # one web process hears all its own writes
+    assert made(web_workers=2, redis_url="redis://127.0.0.1:6379/0").personal_seconds == 30
+    assert made(web_workers=2).personal_seconds == 2  # another process's write: 2 s at most
+
+
+def test_requests_that_miss_together_load_once_and_a_failed_load_is_not_shared() -> None:
+    cache = ReadCache(seconds=60)
+    calls: list[str] = []
+
+    def slow(value: str) -> Any:
+        def load() -> str:
+            calls.append(value)
+            import time
+
+            time.sleep(0.05)
+            if value == "boom":
+                raise RuntimeError("the database went away")
+            return value
+
+        return load
+
+    async def together() -> list[Any]:
+        return await asyncio.gather(*(cache.load("room", slow("fresh")) for _ in range(20)))
+
+    assert asyncio.run(together()) == ["fresh"] * 20
+    assert calls == ["fresh"]
+
+    async def failing() -> list[Any]:
+        first = asyncio.ensure_future(cache.load("other", slow("boom")))
+        await asyncio.sleep(0.01)
+        rest = [cache.load("other", slow("retried")) for _ in range(3)]
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    calls.clear()
+    answers = asyncio.run(failing())
+    assert isinstance(answers[0], RuntimeError)
+    # Waiters did not get the first one's error: each loaded for itself.
+    assert answers[1:] == ["retried"] * 3
+    assert calls[0] == "boom" and "retried" in calls
+
+    async def cancelled() -> Any:
+        first = asyncio.ensure_future(cache.load("third", slow("gone")))
+        await asyncio.sleep(0.01)
+        waiter = asyncio.ensure_future(cache.load("third", slow("mine")))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        return await waiter
+
+    assert asyncio.run(cancelled()) in ("gone", "mine")
+
+
 def test_signing_out_is_seen_at_once_although_who_you_are_is_cached(
     client: Client, session: Any, clock: Any
 ) -> None:

@@ -16,9 +16,9 @@ from app.deps import (
     FormDataDep,
     NowDep,
     PageDep,
+    ParticipantPage,
     SessionDep,
     SettingsDep,
-    SignedInParticipant,
     sign_in_browser,
 )
 from app.forms import empty_form
@@ -143,13 +143,15 @@ def _closed(workshop: Workshop, session: Any, now: Any) -> bool:
 
 
 @router.get("/workshops/{slug}/room", response_class=HTMLResponse)
-async def room(request: Request, slug: str, page: PageDep, who: SignedInParticipant) -> Response:
+async def room(request: Request, slug: str, page: ParticipantPage) -> Response:
     # The page a whole room reloads at once: what it shows is read once a moment per person
     # (the read cache; any change made through this process shows at once).
-    participant = who.participant
+    participant = page.identity.participant
     assert participant is not None and participant.id is not None
     found = await page.cache.load(
-        ("room", slug, participant.id), lambda: _room(page.db, page.settings, slug, participant)
+        ("room", slug, participant.id),
+        lambda: _room(page.db, page.settings, slug, participant),
+        personal=True,
     )
     if found is None:
         raise HTTPException(status_code=404)

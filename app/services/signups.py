@@ -24,7 +24,6 @@ from sqlmodel import Session, col, select
 from app import emails
 from app.config import Settings
 from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
-from app.forms import valid_email as valid_email  # the one email check (calls import it here)
 from app.models import (
     AgeBand,
     ConsentPurpose,
