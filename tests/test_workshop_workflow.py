@@ -138,3 +138,33 @@ def test_the_cancel_button_shows_only_when_the_workflow_allows_it(client, sessio
     danger = "Everyone with a place or on the waiting list gets an email"
     assert danger in client.get(f"/staff/workshops/{published.id}").text
     assert danger not in client.get(f"/staff/workshops/{cancelled.id}").text
+
+
+def test_cancelling_tells_everyone_is_the_workflows_move_and_the_room_hears_of_it(
+    session, settings, make_workshop, clock
+) -> None:
+    from app import events
+    from app.services import signups
+
+    workshop = make_workshop(status=WorkshopStatus.PUBLISHED)
+    admin = staff(session, Role.ADMIN)
+    told = signups.cancel_workshop(
+        session, settings, workshop, "The venue flooded", clock.now, admin
+    )
+    assert told == 0
+    assert workshop.status == WorkshopStatus.CANCELLED and workshop.cancelled_at == clock.now
+    assert entries(session, workshop) == [
+        (
+            "workshop.cancel",
+            {"emailed": 0, "from": "published", "to": "cancelled", "reason": "The venue flooded"},
+        )
+    ]
+    assert "workshop.cancelled" in [e.name for e in events.pending(session)]
+    # Once cancelled, it stays so: a second press changes nothing and records nothing.
+    assert signups.cancel_workshop(session, settings, workshop, "", clock.now, admin) == 0
+    assert len(entries(session, workshop)) == 1
+    other = make_workshop(status=WorkshopStatus.PUBLISHED)
+    with pytest.raises(NotAllowed):  # a facilitator not running it
+        signups.cancel_workshop(
+            session, settings, other, "", clock.now, staff(session, Role.FACILITATOR)
+        )

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app import emails
+from app import emails, events
 from app.config import Settings
 from app.forms import EmailAddress, FormModel, FormState, empty_form, parse_form
 from app.models import (
@@ -880,9 +880,6 @@ def cancel_workshop(
     assert locked is not None
     if locked.status == WorkshopStatus.CANCELLED:
         return 0
-    locked.status = WorkshopStatus.CANCELLED
-    locked.cancelled_at = now
-    session.add(locked)
     rows = session.exec(
         select(SignUp).where(
             SignUp.workshop_id == locked.id, col(SignUp.status).in_(list(ACTIVE_SIGN_UP))
@@ -910,15 +907,15 @@ def cancel_workshop(
             dedupe_key=f"workshop-cancelled-{row.id}",
             participant_id=row.participant_id,
         )
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "workshop.cancelled",
-        record_type="workshop",
-        record_id=locked.id,
-        emailed=len(rows),
+    # The workflow's move: checked (who may, from which state) and audited once.
+    workshop_service.WORKSHOP.move(
+        session, actor, locked, "cancel", reason=reason or None, emailed=len(rows)
     )
+    locked.cancelled_at = now
+    session.add(locked)
+    # The room's page says so by itself (app/routers/live.py follows this event).
+    events.record(session, "workshop.cancelled", workshop_id=locked.id)
+    session.flush()
     return len(rows)
 
 

@@ -210,8 +210,7 @@ def may_run(identity: Identity, workshop: Workshop) -> bool:
 # The workshop's life: a draft only staff see, published for everyone, or cancelled (for
 # good: a cancelled workshop can't be changed or published again). Creating one chooses
 # draft or published; a later change of status is one of these moves, by its own staff.
-# (Not yet cancelling: `signups.cancel_workshop`, which also tells everyone, still sets the
-# status itself; it is to call `WORKSHOP.move(db, actor, locked, "cancel", ...)` instead.)
+# Cancelling is `signups.cancel_workshop`, which makes the move and tells everyone.
 WORKSHOP = Workflow(
     "workshop",
     states=tuple(status.value for status in WorkshopStatus),

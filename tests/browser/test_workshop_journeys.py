@@ -273,7 +273,7 @@ def test_the_facilitator_runs_the_day(phone: Any, live_server: Any) -> None:
     n = next(_n)
     workshop = new_workshop(
         live_server,
-        title=f"Run on the day {n}",
+        title=f"Facilitated session {n}",
         capacity=5,
         starts_at=utcnow() + timedelta(minutes=20),
     )
