@@ -12,7 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -48,7 +48,7 @@ from app.routers import (
     staff_workshops,
     workshops,
 )
-from app.routing import HeardRoute
+from app.routing import HeardRoute, HeardRouter
 from app.security import SecurityMiddleware
 from app.services import outbox
 from app.templating import APP_DIR, render
@@ -186,10 +186,17 @@ def _written_elsewhere(app: FastAPI, happened: Any) -> None:
 
 
 def _every_route_is_a_heard_route(app: FastAPI) -> None:
-    """A route of another class would skip the unit of work and the CSRF check."""
-    for route in app.routes:
+    """A route of another class would skip the unit of work and the CSRF check; a router of
+    another class would not step aside (app/routing.py). FastAPI keeps included routers
+    whole, so their routes are walked through FastAPI's own route contexts."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
         if isinstance(route, APIRoute) and not isinstance(route, HeardRoute):
-            raise TypeError(f"{route.path} must be made by app.routing.router()")
+            raise TypeError(f"{context.path} must be made by app.routing.router()")
+    for route in app.routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None and not isinstance(inner, HeardRouter):
+            raise TypeError("every router must be made by app.routing.router()")
 
 
 def _server_error_page(request: Request) -> Response:

@@ -450,3 +450,26 @@ def test_a_write_through_one_process_empties_the_others_read_cache(
         one.state.read_cache.put("mine", 2)
         time.sleep(0.3)
         assert one.state.read_cache.peek("mine") == 2
+
+
+def test_a_route_or_router_not_made_by_routing_router_is_refused(tmp_path: Any) -> None:
+    from fastapi import APIRouter
+
+    from app.main import _every_route_is_a_heard_route
+
+    settings = Settings(
+        env="test",
+        database_url=f"sqlite:///{tmp_path / 'routes.db'}",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+    )
+    app = create_app(settings)
+    _every_route_is_a_heard_route(app)  # the app as built passes
+    plain = APIRouter()
+
+    @plain.post("/plain")
+    def no_unit_of_work() -> dict[str, str]:
+        return {}
+
+    app.include_router(plain)
+    with pytest.raises(TypeError, match=r"/plain must be made by app\.routing\.router"):
+        _every_route_is_a_heard_route(app)
