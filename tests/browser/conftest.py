@@ -222,6 +222,13 @@ def page_nojs(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     yield from _open(browser, live_server, js=False, viewport=PHONE)
 
 
+@pytest.fixture(params=["js", "nojs"])
+def phone(request: pytest.FixtureRequest) -> Any:
+    """A 320 px page, once with JavaScript on and once with it off (a test's own `phone`
+    fixture, on a server of its own, takes its place)."""
+    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
+
+
 @pytest.fixture
 def desktop_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     """A desktop-sized page (1280x800) with JavaScript on."""

@@ -441,6 +441,18 @@ _HTMX_IDLE = """
 """
 
 
+def js_on(page: Any) -> bool:
+    """Whether this page runs JavaScript (the HTMX counter is only added where it does)."""
+    return bool(page.evaluate("() => !!window.__heardHtmx"))
+
+
+def press(page: Any, name: str) -> None:
+    """Press a button that loads a new page, and check the page it loads."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=name).click()
+    check_page(page, label=f"after {name}")
+
+
 def htmx_settled_count(page: Any) -> int:
     """How many HTMX swaps have settled on this page so far (pass it to wait_for_htmx)."""
     count: int = page.evaluate("() => window.__heardHtmx ? window.__heardHtmx.settled : 0")

@@ -17,27 +17,11 @@ from typing import Any
 import pytest
 
 from app.db import utcnow
-from tests.browser.harness import check_after_swap, check_page, htmx_settled_count
+from tests.browser.harness import check_after_swap, check_page, htmx_settled_count, js_on, press
 
 pytestmark = pytest.mark.browser
 _n = itertools.count(1)
 DEMO = "/calls/call-for-ideas"
-
-
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
-def js_on(page: Any) -> bool:
-    return bool(page.evaluate("() => !!window.__heardHtmx"))
-
-
-def press(page: Any, name: str) -> None:
-    """Press a button that loads a new page, and check the page it loads."""
-    with page.expect_navigation():
-        page.get_by_role("button", name=name).click()
-    check_page(page, label=f"after {name}")
 
 
 def follow(page: Any, name: str) -> None:

@@ -40,12 +40,6 @@ PUBLIC_PAGES = [
 ]
 
 
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    """A 320 px page, once with JavaScript on and once with it off."""
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
 def js_on(page: Any) -> bool:
     return context_info(page).js
 

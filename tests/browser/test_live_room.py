@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.db import utcnow
-from tests.browser.harness import check_after_swap, check_page, htmx_settled_count
+from tests.browser.harness import check_after_swap, check_page, htmx_settled_count, press
 from tests.conftest import build_workshop
 
 pytestmark = pytest.mark.browser
@@ -26,12 +26,6 @@ def new_workshop(live_server: Any, **values: Any) -> Any:
         session.flush()
         session.expunge(workshop)
     return workshop
-
-
-def press(page: Any, name: str) -> None:
-    with page.expect_navigation():
-        page.get_by_role("button", name=name).click()
-    check_page(page, label=f"after {name}")
 
 
 def join_by_code(page: Any, live_server: Any, code: str, name: str) -> None:

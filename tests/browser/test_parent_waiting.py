@@ -17,11 +17,6 @@ from tests.browser.test_workshop_journeys import _n, new_workshop, press
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
 def test_a_child_waits_kindly_for_their_parent_then_joins(phone: Any, live_server: Any) -> None:
     n = next(_n)
     workshop = new_workshop(

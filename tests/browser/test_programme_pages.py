@@ -15,20 +15,11 @@ import pytest
 from sqlmodel import select
 
 from app.db import utcnow
-from tests.browser.harness import check_after_swap, check_page, htmx_settled_count
+from tests.browser.harness import check_after_swap, check_page, htmx_settled_count, js_on
 
 pytestmark = pytest.mark.browser
 _n = itertools.count(1)
 PROGRAMME = "/programmes/care-review"
-
-
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
-def js_on(page: Any) -> bool:
-    return bool(page.evaluate("() => !!window.__heardHtmx"))
 
 
 def press(page: Any, name: str | re.Pattern[str]) -> None:

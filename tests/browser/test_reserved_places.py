@@ -14,11 +14,6 @@ pytestmark = pytest.mark.browser
 _n = itertools.count(1)
 
 
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
 def _facilitator_of(page: Any, live_server: Any, workshop: Any, email: str) -> None:
     page.goto(live_server.staff_sign_in_url(email, "facilitator"))
     press(page, "Sign in")

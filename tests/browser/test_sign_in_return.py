@@ -16,22 +16,11 @@ from urllib.parse import quote
 import pytest
 
 from app.db import utcnow
-from tests.browser.harness import check_page
+from tests.browser.harness import check_page, press
 from tests.conftest import build_workshop
 
 pytestmark = pytest.mark.browser
 _n = itertools.count(1)
-
-
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
-def press(page: Any, name: str) -> None:
-    with page.expect_navigation():
-        page.get_by_role("button", name=name).click()
-    check_page(page, label=f"after {name}")
 
 
 def a_facilitator_and_an_attendee(live_server: Any, n: int) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from app.db import utcnow
 from app.models import Role, Space
 from app.services import spaces, spaces_staff
 from app.services.identity import Identity
-from tests.browser.harness import check_after_swap, check_page, htmx_settled_count
+from tests.browser.harness import check_after_swap, check_page, htmx_settled_count, press
 from tests.conftest import build_workshop
 from tests.factories import make_staff
 
@@ -38,21 +38,6 @@ def word(n: int) -> str:
 
 LIVE_WAIT_MS = 15_000
 GENTLE = "Please don't share personal details like phone numbers. A moderator will check your post."
-
-
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
-def js_on(page: Any) -> bool:
-    return bool(page.evaluate("() => !!window.__heardHtmx"))
-
-
-def press(page: Any, name: str) -> None:
-    with page.expect_navigation():
-        page.get_by_role("button", name=name).click()
-    check_page(page, label=f"after {name}")
 
 
 def follow(page: Any, name: str) -> None:

@@ -16,23 +16,12 @@ from app.db import utcnow
 from app.models import Role
 from app.services import spaces_staff
 from app.services.identity import Identity
-from tests.browser.harness import check_page
+from tests.browser.harness import check_page, press
 from tests.conftest import build_workshop
 from tests.factories import make_staff
 
 pytestmark = pytest.mark.browser
 _n = itertools.count(1)
-
-
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
-def press(page: Any, name: str) -> None:
-    with page.expect_navigation():
-        page.get_by_role("button", name=name).click()
-    check_page(page, label=f"after {name}")
 
 
 def test_staff_add_a_described_picture_and_young_people_see_it(

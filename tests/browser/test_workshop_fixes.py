@@ -24,11 +24,6 @@ pytestmark = pytest.mark.browser
 _n = itertools.count(1)
 
 
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
 def sign_in_staff(page: Any, live_server: Any, email: str, *roles: str) -> None:
     page.goto(live_server.staff_sign_in_url(email, *roles))
     press(page, "Sign in")

@@ -20,27 +20,11 @@ from icalendar import Calendar
 from playwright.sync_api import expect
 
 from app.db import utcnow
-from tests.browser.harness import check_after_swap, check_page, htmx_settled_count
+from tests.browser.harness import check_after_swap, check_page, htmx_settled_count, js_on, press
 from tests.conftest import build_workshop
 
 pytestmark = pytest.mark.browser
 _n = itertools.count(1)
-
-
-@pytest.fixture(params=["js", "nojs"])
-def phone(request: pytest.FixtureRequest) -> Any:
-    return request.getfixturevalue("page" if request.param == "js" else "page_nojs")
-
-
-def js_on(page: Any) -> bool:
-    return bool(page.evaluate("() => !!window.__heardHtmx"))
-
-
-def press(page: Any, name: str) -> None:
-    """Press a button (or link) that loads a new page, and check the page it loads."""
-    with page.expect_navigation():
-        page.get_by_role("button", name=name).click()
-    check_page(page, label=f"after {name}")
 
 
 def new_workshop(live_server: Any, **values: Any) -> Any:
