@@ -151,9 +151,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # first (no two routers share a path, so the order changes nothing else).
     for module in (
         health,
+        workshops,
         pages,
         join,
-        workshops,
         live,
         discussion,
         calls,

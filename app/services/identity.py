@@ -24,7 +24,7 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 @dataclass
 class Identity:
-    web_session: WebSession | None = None
+    web_session: WebSession | SessionSeen | None = None
     staff: StaffUser | None = None
     roles: set[tuple[Role, int | None]] = field(default_factory=set)
     participant: Participant | None = None
@@ -131,6 +131,20 @@ def load_identity(
 
 
 @dataclass(frozen=True)
+class SessionSeen:
+    """A browser's web session as read a moment ago (made from an identity snapshot): its
+    values, not its row. Nothing reads more of it than these, and a row costs more to make;
+    whatever changes a session loads its row."""
+
+    id: str
+    staff_id: int | None
+    participant_id: int | None
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class IdentitySnapshot:
     """Who a browser is, as plain values: kept a moment in the read cache and made back into
     fresh, detached rows for each request (never shared between requests)."""
@@ -151,7 +165,15 @@ class IdentitySnapshot:
         )
 
     def identity(self, now: datetime) -> Identity:
-        web_session = _detached(WebSession, self.web_session)
+        values = self.web_session
+        web_session = SessionSeen(
+            values["id"],
+            values["staff_id"],
+            values["participant_id"],
+            values["created_at"],
+            values["last_seen_at"],
+            values["expires_at"],
+        )
         return Identity(
             web_session=web_session,
             staff=_detached(StaffUser, self.staff) if self.staff is not None else None,
