@@ -54,7 +54,9 @@ def test_each_move_leaves_exactly_one_audit_entry(session, make_workshop) -> Non
         new = entries(session, workshop)[len(before) :]
         assert new == [(f"workshop.{action}", {"from": left, "to": state})]
     actors = session.exec(
-        select(AuditEntry.actor_id).where(AuditEntry.record_id == str(workshop.id))
+        select(AuditEntry.actor_id).where(
+            AuditEntry.record_type == "workshop", AuditEntry.record_id == str(workshop.id)
+        )
     ).all()
     assert actors == [admin.staff.id] * 3
 
