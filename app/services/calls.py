@@ -147,11 +147,6 @@ def refusal(call: Call, now: datetime, tz: str) -> str:
 # --- drafts -------------------------------------------------------------------------------
 
 
-def owner(settings: Settings, browser_token: str, identity: Identity) -> str:
-    participant_id = identity.participant.id if identity.participant else None
-    return journeys.owner_key(settings.secret_key, browser_token, participant_id)
-
-
 def draft(db: Session, cj: CallJourney, owner_key: str) -> JourneyDraft | None:
     return journeys.find(db, journey_name(cj.call), owner_key)
 
@@ -209,19 +204,6 @@ def send_resume_link(
     token = journeys.issue_resume_link(db, draft_row, now)
     calls_emails.queue_resume_link(
         db, settings, cj.call, token, email, draft_row.participant_id, now
-    )
-
-
-def peek_resume(db: Session, cj: CallJourney, token: str, now: datetime) -> bool:
-    return journeys.peek_resume_link(db, journey_name(cj.call), token, now) is not None
-
-
-def resume(
-    db: Session, cj: CallJourney, token: str, owner_key: str, now: datetime, identity: Identity
-) -> JourneyDraft | None:
-    participant_id = identity.participant.id if identity.participant else None
-    return journeys.use_resume_link(
-        db, journey_name(cj.call), token, owner_key, now, participant_id
     )
 
 

@@ -166,11 +166,6 @@ def refusal(round_: Round, now: datetime, tz: str) -> str:
 # --- drafts -------------------------------------------------------------------------------
 
 
-def owner(settings: Settings, browser_token: str, identity: Identity) -> str:
-    participant_id = identity.participant.id if identity.participant else None
-    return journeys.owner_key(settings.secret_key, browser_token, participant_id)
-
-
 def draft(db: Session, rj: RoundJourney, owner_key: str) -> JourneyDraft | None:
     return journeys.find(db, journey_name(rj.round), owner_key)
 
