@@ -63,6 +63,18 @@ def hostile_inputs() -> list[str]:
     return hostile_strings()
 
 
+@pytest.fixture
+def smtp(settings: Settings) -> Iterator[Any]:
+    """A real SMTP server on loopback that the app's settings send to; yields its inbox."""
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as (inbox, port):
+        settings.smtp_host = "127.0.0.1"
+        settings.smtp_port = port
+        settings.smtp_starttls = False
+        yield inbox
+
+
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL or REQUIRE_ALL else [])
 
 

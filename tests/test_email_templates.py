@@ -18,7 +18,6 @@ from sqlmodel import Session, delete
 from app import emails
 from app.models import OutboxEmail
 from app.services import consent, outbox, participants
-from tests.smtp_server import smtp_server
 
 NOW = datetime(2026, 12, 3, 10, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script>'
@@ -201,15 +200,6 @@ def test_a_missing_value_fails_loudly(settings) -> None:
 
 
 # --- through the outbox ----------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp(settings):
-    with smtp_server() as (inbox, port):
-        settings.smtp_host = "127.0.0.1"
-        settings.smtp_port = port
-        settings.smtp_starttls = False
-        yield inbox
 
 
 def _open(session: Session):

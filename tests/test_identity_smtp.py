@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from app.models import Role
 from app.services import outbox, participants
 from tests.factories import make_staff
-from tests.smtp_server import smtp_server
-
-
-@pytest.fixture
-def smtp(settings):
-    with smtp_server() as (inbox, port):
-        settings.smtp_host = "127.0.0.1"
-        settings.smtp_port = port
-        settings.smtp_starttls = False
-        yield inbox
 
 
 def _send(app, settings, clock) -> None:

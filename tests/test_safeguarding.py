@@ -9,7 +9,6 @@ import logging
 import re
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
 from app.models import (
@@ -26,19 +25,9 @@ from app.models import (
 )
 from app.services import my_data, safeguarding, worker
 from tests.factories import make_programme, make_programme_staff, make_staff
-from tests.smtp_server import smtp_server
 from tests.spaces_support import a_room, as_person, as_staff, join, post, sent_id
 
 DISCLOSURE = "my mum's boyfriend hits me and i'm scared to go home tonight"
-
-
-@pytest.fixture
-def smtp(settings):
-    with smtp_server() as (inbox, port):
-        settings.smtp_host = "127.0.0.1"
-        settings.smtp_port = port
-        settings.smtp_starttls = False
-        yield inbox
 
 
 def _disclose(client, session, clock, **room_values):
